@@ -3,6 +3,6 @@
 source "$(dirname "$0")/_setup.sh" dev
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 echo "== nbdev-test: every notebook in nbs/"
-nbdev-test --n_workers 2
+nbdev-test --n-workers 2
 echo "== pytest"
 python -m pytest -q "$@"
