@@ -23,3 +23,23 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 export PATH="$PWD/$venv/bin:$PATH"
+
+# The browser tests drive Debian's chromium (never a browser that playwright downloads). Installed here when missing,
+# with apt-get as root (as in CI) or through passwordless sudo; when that is impossible the browser tests fail and say so.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  echo "sparse_tutor: installing Debian's chromium for the browser tests" >&2
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo -n)
+  if command -v apt-get >/dev/null; then
+    { "${sudo[@]}" apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+    } >&2 || true
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "################################################################################" >&2
+    echo "sparse_tutor: COULD NOT INSTALL /usr/bin/chromium: the browser tests will FAIL." >&2
+    echo "Install Debian's chromium (apt-get install chromium) and run again." >&2
+    echo "################################################################################" >&2
+  fi
+}
