@@ -108,7 +108,10 @@ def test_properties(a, flip):
     y = np.zeros(30, dtype=int); y[:flip] = 1
     a = a + np.arange(30)[:, None] * 1e-3          # never exactly constant
     assert A.variance_explained(a, y) <= 1 + 1e-9
-    assert 0 <= A.probe_accuracy(a, y, kind='ridge') <= 1
+    tr, _ = A.split_indices(30, 0.5, 0)
+    if len(np.unique(y[tr])) < 2:                  # one class only on the training split: a clear error, not a number
+        with pytest.raises(ValueError, match='single class on the training split'): A.probe_accuracy(a, y, kind='ridge')
+    else: assert 0 <= A.probe_accuracy(a, y, kind='ridge') <= 1
     d = np.array([1.0, -2.0, 0.5, 0.0])
     once = A.project_out(a, d)
     assert np.allclose(A.project_out(once, d), once, atol=1e-6)
