@@ -16,8 +16,8 @@ from sklearn.preprocessing import StandardScaler
 
 # %% auto #0
 __all__ = ['check_acts', 'check_labels', 'split_indices', 'pca', 've_from_coords', 'variance_explained', 'variance_explained_all',
-           'probe_accuracy', 'probe_from_coords', 'probe_all', 'pcs_until_decodable', 'project_out', 'ablate_pcs',
-           'keep_top_pcs', 'rdm', 'rsa', 'rsa_all']
+           'probe_accuracy', 'probe_from_coords', 'probe_all', 'ridge_probe_curve', 'pcs_until_decodable',
+           'project_out', 'ablate_pcs', 'keep_top_pcs', 'rdm', 'rsa', 'rsa_all']
 
 # %% ../nbs/api/05_analysis.ipynb #11367d01
 def _to_numpy(x, name):
@@ -148,6 +148,24 @@ def probe_all(acts, features: dict, **kwargs) -> dict:
     "`probe_accuracy` for every feature in a dict name -> labels."
     if not isinstance(features, dict): raise TypeError(f"features must be a dict name -> labels, got {type(features).__name__}")
     return {f: probe_accuracy(acts, y, **kwargs) for f, y in features.items()}
+
+# %% ../nbs/api/05_analysis.ipynb #929d8c54
+def ridge_probe_curve(z, y, tr, te, alpha: float = 1.0) -> np.ndarray:
+    """Held-out accuracy of `probe_from_coords(z[:, :k], y, tr, te, kind='ridge')` for every k = 1..z.shape[1], in one pass.
+    Exact only when `z` holds PCA coordinates fitted on the rows `tr` (uncorrelated columns there)."""
+    classes, yi = np.unique(y[tr], return_inverse=True)
+    if len(classes) < 2: raise ValueError("labels has a single class on the training split: cannot fit a probe")
+    zt = z[tr]
+    mu, sd = zt.mean(0), zt.std(0)
+    sd = np.where(sd < 10 * np.finfo(float).eps * np.maximum(1.0, np.abs(mu)), 1.0, sd)   # StandardScaler's rule for constants
+    s = (z - mu) / sd
+    Y = np.where(yi[:, None] == np.arange(len(classes))[None, :], 1.0, -1.0)             # one-vs-rest targets in {-1, 1}
+    if len(classes) == 2: Y = Y[:, 1:]
+    ym = Y.mean(0)
+    w = s[tr].T @ (Y - ym) / ((s[tr] ** 2).sum(0) + alpha)[:, None]                    # [k, classes]: decoupled ridge
+    dec = ym + np.cumsum(s[te][:, :, None] * w[None], axis=1)                           # [test, k, classes]
+    pred = classes[(dec[..., 0] > 0).astype(int)] if len(classes) == 2 else classes[dec.argmax(-1)]
+    return (pred == y[te][:, None]).mean(0)
 
 # %% ../nbs/api/05_analysis.ipynb #d8c81c29
 def pcs_until_decodable(acts, labels, threshold=0.95, ks=None, kind='linear', **kwargs) -> dict:

@@ -34,9 +34,16 @@ RESULTS: dict[str, CheckResult] = {}
 # %% ../nbs/api/07_checks.ipynb #263b0726
 _UNSET = object()
 
+def _safe_str(x) -> str:
+    "str(x), or a placeholder when printing x itself raises (a student's object can misbehave anywhere)."
+    try: return str(x)
+    except Exception: return f"<a {type(x).__name__} that cannot be printed>"
+
 def _describe(x):
-    if isinstance(x, np.ndarray): return f"an array of shape {x.shape}"
-    return f"{type(x).__name__} {x!r}"[:120]
+    try:
+        if isinstance(x, np.ndarray): return f"an array of shape {x.shape}"
+        return f"{type(x).__name__} {x!r}"[:120]
+    except Exception: return f"a {type(x).__name__} that cannot be printed"
 
 def _as_array(x):
     if hasattr(x, 'detach'): x = x.detach().cpu().numpy()
@@ -81,7 +88,7 @@ def compare(answer, expected, atol=1e-6, rtol=1e-4) -> tuple[bool, str]:
             return False, (f"{int((~close).sum())} of {e.size} entries differ; first at index {i}: "
                            f"got {a[i]:.6g}, expected {e[i]:.6g}")
     try: ok = bool(answer == expected)
-    except Exception as ex: return False, f"could not compare {_describe(answer)} with the expected value: {ex}"
+    except Exception as ex: return False, f"could not compare {_describe(answer)} with the expected value: {_safe_str(ex)}"
     return ok, '' if ok else f"got {_describe(answer)}, expected {_describe(expected)}"
 
 # %% ../nbs/api/07_checks.ipynb #c08c2d68
@@ -94,7 +101,7 @@ def _run_validator(validator, answer):
 def _exc_text(e: BaseException) -> str:
     tb = traceback.extract_tb(e.__traceback__)
     where = f" (line {tb[-1].lineno} of {tb[-1].name})" if tb else ''
-    return f"{type(e).__name__}: {e}{where}"
+    return f"{type(e).__name__}: {_safe_str(e)}{where}"
 
 def _evaluate(answer, expected, validator, args, kwargs, atol, rtol) -> tuple[bool, str]:
     if args is not None or kwargs is not None:

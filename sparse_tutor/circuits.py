@@ -138,9 +138,9 @@ def nonsense_labels(batch: MinimalPairs, seed: int = 0) -> MinimalPairs:
 def _valid(batch): return torch.arange(batch.tokens.shape[1])[None, :] <= batch.last[:, None]   # [n, T] non-pad
 
 @torch.no_grad()
-def node_means(model: Transformer, batch: MinimalPairs, per_position: bool = False) -> dict:
-    """Each node's mean over every position of the prompts in `batch` (the mean-ablation reference): location -> tensor
-    [nodes]; with `per_position=True`, [n_ctx, nodes], one mean per position (the overall mean where no prompt reaches)."""
+def node_means(model: Transformer, batch: MinimalPairs, per_position: bool = True) -> dict:
+    """Each node's mean over the prompts in `batch` (the mean-ablation reference), one per position: location -> tensor
+    [n_ctx, nodes] (the overall mean where no prompt reaches); with `per_position=False`, one mean over every position: [nodes]."""
     locs = node_locations(model)
     if not isinstance(batch, MinimalPairs): raise TypeError(f"batch: expected a MinimalPairs, got {type(batch).__name__}")
     _, cache = model.run_with_cache(batch.tokens, names=[h for h, _ in locs.values()])

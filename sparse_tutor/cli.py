@@ -33,6 +33,35 @@ def _bench(args):
         return 1
     return 0
 
+def _assign(args):
+    from sparse_tutor.assignments import build_assignments
+    try: builds = build_assignments(out=args.out, lessons=args.lessons, src=args.src, check=not args.no_check)
+    except (ValueError, TypeError, RuntimeError, ImportError) as e:
+        print(f"sparse-tutor assign: {e}", file=sys.stderr)
+        return 1
+    print(f"{'lesson':>6}  {'assignment':<40} {'questions':>9} {'points':>6} {'tests':>5} {'hidden':>6} {'seconds':>7}")
+    for l, b in builds.items():
+        qs = b['questions']
+        print(f"{l:>6}  {b['name']:<40} {len(qs):>9} {sum(q['points'] for q in qs):>6g} {sum(q['tests'] for q in qs):>5} "
+              f"{sum(q['hidden'] for q in qs):>6} {b['build_seconds']:>7.1f}")
+    for l, b in builds.items():
+        print(f"lesson {l}: hand out {b['student']}; grade with {b['autograder']}"
+              + ('; the solutions got full marks' if b['checked'] else ''))
+    return 0
+
+def _grade(args):
+    from sparse_tutor.assignments import grade, report
+    results, status = [], 0
+    for s in args.submissions:
+        try: r = grade(s, autograder=args.autograder, out=args.out)
+        except (ValueError, TypeError) as e:
+            print(f"sparse-tutor grade: {e}", file=sys.stderr); status = 2; continue
+        results.append(r); print(report(r))
+        if r['error']: status = max(status, 1)
+    if args.json:
+        with open(args.json, 'w') as f: json.dump(results, f, indent=2)
+    return status
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='sparse-tutor', description='sparse_tutor: the course library command line')
     sub = p.add_subparsers(dest='command', required=True)
@@ -51,6 +80,18 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--no-nonsense', action='store_true', help='skip the nonsense-task control circuits')
     c.add_argument('--threads', type=int, default=1, help='CPU threads (default 1, as on Binder)')
     c.set_defaults(fn=_ship_circuits)
+    a = sub.add_parser('assign', help="build every lesson's assignment: student notebook, solutions and autograder zip")
+    a.add_argument('--lessons', type=int, nargs='+', default=None, help='which lessons (default: every assignment source)')
+    a.add_argument('--out', default=None, help='output folder (default: assignments/dist in the repository)')
+    a.add_argument('--src', default=None, help='folder of assignment sources (default: assignments/ in the repository)')
+    a.add_argument('--no-check', action='store_true', help='skip grading the solutions against every test while building')
+    a.set_defaults(fn=_assign)
+    g = sub.add_parser('grade', help='grade submitted notebooks locally (no Docker) and print each score')
+    g.add_argument('submissions', nargs='+', help='submitted notebooks (.ipynb) or the zips their export cell writes')
+    g.add_argument('--autograder', default=None, help="the autograder zip (default: found in --out from each submission's name)")
+    g.add_argument('--out', default=None, help='where sparse-tutor assign built the assignments (default: assignments/dist)')
+    g.add_argument('--json', default=None, help='also write every result to this JSON file')
+    g.set_defaults(fn=_grade)
     # a further subcommand: one more `sub.add_parser(...)` block here, its handler returning an exit status
     return p
 

@@ -9,7 +9,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
-from .analysis import check_acts, check_labels, split_indices, ve_from_coords, probe_from_coords
+from .analysis import check_acts, check_labels, split_indices, ve_from_coords, ridge_probe_curve
 
 # %% auto #0
 __all__ = ['ProbeExplorer', 'static', 'widget']
@@ -36,7 +36,7 @@ class ProbeExplorer:
         self.tr, self.te = split_indices(self.n, test_frac, seed)
         self.seed = seed
         self.shown = np.sort(np.random.default_rng(seed).permutation(self.n)[:max_points])
-        self._pca, self._numbers = {}, {}
+        self._pca, self._numbers, self._curves = {}, {}, {}
         self.layer, self.k, self.feature = self.layers[0], min(2, self.max_k(self.layers[0])), self.features[0]
         self._ui = None
 
@@ -59,6 +59,14 @@ class ProbeExplorer:
         "How many principal components `layer` has (on the training split)."
         return min(len(self.tr), self.acts[self._name(layer)].shape[1])
 
+    def probe_curve(self, layer, feature) -> np.ndarray:
+        "Cached: held-out ridge-probe accuracy of `feature` with the top k PCs of `layer`, for every k (one pass)."
+        key = (self._name(layer), feature)
+        if key not in self._curves:
+            z, _ = self.coords(layer)
+            self._curves[key] = ridge_probe_curve(z, self.labels[feature].astype(np.int64), self.tr, self.te)
+        return self._curves[key]
+
     def numbers(self, layer=None, k=None) -> dict:
         "Variance explained and probe accuracy per feature with the top `k` PCs of `layer` (cached)."
         layer = self._name(self.layer if layer is None else layer)
@@ -72,8 +80,7 @@ class ProbeExplorer:
             self._numbers[key] = {
                 'layer': layer, 'k': int(k), 'variance_kept': float(evr[:k].sum()),
                 've': {f: ve_from_coords(zk, y, self.tr, self.te) for f, y in self.labels.items()},
-                'probe': {f: (probe_from_coords(zk, y.astype(np.int64), self.tr, self.te, kind='ridge', seed=self.seed)
-                              if self.discrete[f] else None) for f, y in self.labels.items()},
+                'probe': {f: (float(self.probe_curve(layer, f)[k - 1]) if self.discrete[f] else None) for f in self.labels},
                 'chance': {f: (float(np.bincount(np.unique(y, return_inverse=True)[1]).max() / self.n)
                                if self.discrete[f] else None) for f, y in self.labels.items()}}
         return self._numbers[key]
@@ -157,18 +164,38 @@ def _png(fig) -> bytes:
     if fig.get_layout_engine() is not None: fig.set_layout_engine('none')   # lay out once, then keep it
     return buf.getvalue()
 
+def _bar(v, colour, label, tick=None) -> str:
+    h = 100 * min(max(v, 0.0), 1.0)
+    mark = '' if tick is None else (f'<div title="chance" style="position:absolute;left:-4px;right:-4px;bottom:{100 * tick:.1f}%;'
+                                    'border-top:2px solid #000"></div>')
+    return (f'<div style="display:flex;flex-direction:column;align-items:center;width:64px">'
+            f'<div style="font-size:11px">{label}</div>'
+            f'<div style="position:relative;height:150px;width:28px;border-bottom:1px solid #888">'
+            f'<div style="position:absolute;bottom:0;width:100%;height:{h:.1f}%;background:{colour}"></div>{mark}</div></div>')
+
+def _bars_html(nums, features) -> str:
+    "The two bar panels as HTML: variance explained and probe accuracy (chance as a black tick). Cheap to redraw."
+    names = ''.join(f'<div style="width:64px;font-size:10px;text-align:center;overflow-wrap:anywhere">{f}</div>' for f in features)
+    ve = ''.join(_bar(nums['ve'][f], '#1f77b4', f"{nums['ve'][f]:.0%}") for f in features)
+    pr = ''.join(_bar(nums['probe'][f] or 0.0, '#ff7f0e', 'n/a' if nums['probe'][f] is None else f"{nums['probe'][f]:.0%}",
+                      nums['chance'][f]) for f in features)
+    panel = lambda title, bars: (f'<div style="margin:0 12px"><div style="font-size:12px;text-align:center">{title}</div>'
+                                 f'<div style="display:flex;align-items:flex-end">{bars}</div><div style="display:flex">{names}</div></div>')
+    return ('<div style="display:flex">'
+            + panel(f"variance explained, top {nums['k']} PCs ({nums['variance_kept']:.0%} of variance)", ve)
+            + panel('held-out ridge-probe accuracy (tick: chance)', pr) + '</div>')
+
 def widget(self):
     "The ipywidgets view (built once)."
     if self._ui is not None: return self._ui
     import ipywidgets as W
     fs = Figure(figsize=(4.2, 3.4), dpi=72, layout='constrained')
-    fb = Figure(figsize=(6.8, 3.4), dpi=72, layout='constrained')
-    self._scatter, self._bars = _Scatter(fs.subplots(), len(self.shown)), _Bars(*fb.subplots(1, 2), self.features)
+    self._scatter = _Scatter(fs.subplots(), len(self.shown))
     s = W.IntSlider(value=self.layers.index(self.layer), min=0, max=len(self.layers) - 1, description='layer')
     ks = W.IntSlider(value=self.k, min=1, max=self.max_k(self.layer), description='PCs kept')
     dd = W.Dropdown(options=self.features, value=self.feature, description='colour by')
     self._w = dict(layer=s, k=ks, feature=dd, name=W.Label(self.layer), text=W.HTML(),
-                   scatter=W.Image(format='png'), bars=W.Image(format='png'))
+                   scatter=W.Image(format='png'), bars=W.HTML())
     self._busy = False
     def on(attr):
         def f(ch):
@@ -188,7 +215,7 @@ def _refresh(self, scatter=True):
         w['feature'].value = self.feature
     finally: self._busy = False
     w['text'].value = f"<b>{_probe_text(nums)}</b>"
-    self._bars.update(nums); w['bars'].value = _png(self._bars.ax_ve.figure)
+    w['bars'].value = _bars_html(nums, self.features)
     if scatter: self._scatter.update(self); w['scatter'].value = _png(self._scatter.ax.figure)
 
 def _display(self):
