@@ -24,6 +24,21 @@ def _ship_circuits(args):
     report = ship_circuits(seeds=tuple(args.seeds), nonsense=not args.no_nonsense)
     print(json.dumps(report, indent=2, default=str))
 
+def _ship_snapshots(args):
+    import torch
+    from sparse_tutor.familiarity import ship_snapshots
+    torch.set_num_threads(args.threads)
+    report = ship_snapshots()
+    print(json.dumps(report, indent=2, default=str))
+
+def _ship_icl(args):
+    import torch
+    from sparse_tutor.icl import ship_icl_models
+    torch.set_num_threads(args.threads)
+    kw = {} if args.seeds is None else {'seeds': tuple(args.seeds)}
+    report = ship_icl_models(steps=args.steps, **kw)
+    print(json.dumps(report, indent=2, default=str))
+
 def _bench(args):
     from sparse_tutor.bench import run_bench, failed_sections
     res = run_bench(quick=args.quick, json_path=args.json, browser=not args.no_browser)
@@ -92,6 +107,14 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument('--out', default=None, help='where sparse-tutor assign built the assignments (default: assignments/dist)')
     g.add_argument('--json', default=None, help='also write every result to this JSON file')
     g.set_defaults(fn=_grade)
+    n = sub.add_parser('ship-snapshots', help="retrain the dense course transformer and store lesson 5's training snapshots")
+    n.add_argument('--threads', type=int, default=1, help='CPU threads (default 1, as on Binder)')
+    n.set_defaults(fn=_ship_snapshots)
+    i = sub.add_parser('ship-icl', help="train lesson 6's in-context learners (one per seed) and store them in the package")
+    i.add_argument('--seeds', type=int, nargs='+', default=None, help="training seeds (default: the lesson's three)")
+    i.add_argument('--steps', type=int, default=None, help="override the recipe's number of steps")
+    i.add_argument('--threads', type=int, default=1, help='CPU threads (default 1, as on Binder)')
+    i.set_defaults(fn=_ship_icl)
     # a further subcommand: one more `sub.add_parser(...)` block here, its handler returning an exit status
     return p
 

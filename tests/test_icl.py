@@ -18,12 +18,12 @@ SOL = ROOT / 'nbs' / 'lessons' / 'solutions' / '06_sparsity_as_a_signal.py'
 @pytest.fixture(scope='module')
 def small_model():
     torch.set_num_threads(1)
-    return icl.train_icl_model(seed=0, steps=250, n_train=8000, progress=False)
+    return icl.train_icl_model(seed=0, steps=700, n_train=20_000, progress=False)   # about a minute on one core
 
 
 def test_recipe_reduced(small_model):
     model, hist = small_model
-    assert hist['loss'][-1] < 0.8 * hist['loss'][0], hist['loss']
+    assert hist['loss'][-1] < 0.6 * hist['loss'][0], hist['loss']      # the in-context copying has formed
     assert model.cfg.n_ctx == icl.N_CTX and model.cfg.vocab_size == len(icl.ICL_VOCAB)
 
 
@@ -42,6 +42,7 @@ def test_comparison_well_formed(small_model):
     for i, q in enumerate(es.query_levels):
         got = set(lv[i, cmp.idx['sgicl_true_levels'][0, i]].tolist())
         assert got <= ({q, q - 1} if q > 1 else {1, 2})
+    assert s['overlap']['symbol_acc'] > 2 / icl.N_SYMBOLS                 # reads the rule from its demonstrations
     sp = icl.difficulty_spearman(cmp, n_resamples=200)
     assert -1 <= sp['pooled'] <= 1 and len(sp['per_seed']) == 2
     assert 0 <= icl.grading_agreement(cmp) <= 1
