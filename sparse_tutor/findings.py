@@ -238,3 +238,4 @@ def lesson02_findings(quick: bool = False, p: int = 23, seed: int = 0, **knobs) 
 # %% ../nbs/api/08_findings.ipynb #0029c9e2
 from .circuits import lesson03_findings, lesson04_findings
 from .familiarity import lesson05_findings
+from .icl import lesson06_findings

@@ -1,5 +1,5 @@
 """The in-lesson self-checks never crash on a student's answer. Hypothesis feeds every `check_*` function of
-sparse_tutor.checks, .exercises and .exercises_circuits wrong types, wrong shapes, NaNs, huge numbers, objects that
+sparse_tutor.checks, .exercises, .exercises_circuits, .exercises_activation and .exercises_icl wrong types, wrong shapes, NaNs, huge numbers, objects that
 misbehave when printed or compared, and functions that raise or return nonsense: each must return a failed
 CheckResult with a message, never raise. (A student pressing stop, KeyboardInterrupt, is meant to get through.)"""
 import inspect
@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings, HealthCheck, strategies as st
 
-from sparse_tutor import checks as C, exercises as E, exercises_circuits as EC
+from sparse_tutor import checks as C, exercises as E, exercises_circuits as EC, exercises_activation as EA, exercises_icl as EI
 from sparse_tutor.checks import CheckResult
 
 class Unprintable:
@@ -56,19 +56,20 @@ answers = st.one_of(values, callables)
 
 def _check_functions():
     fns = {}
-    for mod in (C, E, EC):
+    for mod in (C, E, EC, EA, EI):
         for name, fn in vars(mod).items():
             if name.startswith('check') and inspect.isfunction(fn) and fn.__module__ == mod.__name__: fns[f"{mod.__name__}.{name}"] = fn
     return fns
 
 FUNCS = _check_functions()
-FAST = {k: f for k, f in FUNCS.items() if not k.endswith(('check_l1_knobs', 'check_l4_key_node', '.check', '.check_cases'))}
+FAST = {k: f for k, f in FUNCS.items() if not k.endswith(('check_l1_knobs', 'check_l4_key_node', 'check_l6_best', '.check', '.check_cases'))}
 
 def test_every_self_check_is_covered():
     names = {k.rsplit('.', 1)[1] for k in FUNCS}
     assert {'check', 'check_cases', 'check_l1_variance_explained', 'check_l1_knobs', 'check_l2_ablate_hook',
-            'check_l3_density', 'check_l4_key_node'} <= names, sorted(names)
-    assert len(FUNCS) >= 14
+            'check_l3_density', 'check_l4_key_node', 'check_l5_topk_energy', 'check_l5_gap_ci', 'check_l6_top_energy',
+            'check_l6_best'} <= names, sorted(names)
+    assert len(FUNCS) >= 23
 
 def _assert_failed(r, who):
     assert isinstance(r, CheckResult), f"{who} returned {type(r).__name__}, not a CheckResult"
@@ -121,3 +122,14 @@ def test_key_node_check_never_raises(sliders, node, bad_sliders):
     assert isinstance(r, CheckResult) and isinstance(r.passed, bool) and r.message
     if not isinstance(node, str): assert not r.passed
     _assert_failed(EC.check_l4_key_node('L0.v[3]', bad_sliders, quiet=True), 'check_l4_key_node with a broken sliders object')
+
+@settings(max_examples=60, deadline=None)
+@given(answer=st.one_of(values, callables, st.sampled_from(['random', 'sgicl', 'nonsense', ''])),
+       summary=st.one_of(values, st.just({'random': {'acc': 0.5}, 'sgicl': {'acc': 0.7}}),
+                         st.just({'random': {'acc': float('nan')}, 'sgicl': {}}), st.just({'random': None})))
+def test_best_method_check_never_raises(answer, summary):
+    "Lesson 6's `check_l6_best(answer, summary)`: a wrong answer or a broken results table is reported, not raised."
+    r = EI.check_l6_best(answer, summary, quiet=True)
+    assert isinstance(r, CheckResult) and isinstance(r.passed, bool) and r.message
+    str(r)
+    if not (isinstance(answer, str) and answer == 'sgicl'): assert not r.passed
