@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # %% auto #0
-__all__ = ['RESULTS', 'CheckResult', 'compare', 'check', 'check_cases', 'summary']
+__all__ = ['RESULTS', 'CheckResult', 'compare', 'check', 'check_cases', 'summary', 'library_cases']
 
 # %% ../nbs/api/07_checks.ipynb #02532afe
 @dataclass
@@ -148,3 +148,24 @@ def summary(names=None) -> dict:
     n = sum(r.passed for r in rs)
     print(f"{n} of {len(rs)} checks passed" + ('' if n == len(rs) else ': ' + ', '.join(r.name for r in rs if not r.passed)))
     return {'passed': n, 'total': len(rs)}
+
+# %% ../nbs/api/07_checks.ipynb #c979e2c9
+def _fresh(a):
+    "A copy of an array or tensor argument (anything with .copy() or .clone()); other values as they are."
+    if isinstance(a, np.ndarray): return a.copy()
+    return a.clone() if callable(getattr(a, 'clone', None)) and hasattr(a, 'detach') else a
+
+def library_cases(fn, cases, name: str, hint: str = '', quiet: bool = False, rtol: float = 1e-4) -> CheckResult:
+    "PASS if `fn(*args)` matches `expected` (within `atol`, `rtol`) for every `(args, expected, atol)` in `cases`."
+    def validate(f):
+        if not callable(f): return False, f"expected a function, got {_describe(f)}"
+        for i, (args, want, atol) in enumerate(cases):
+            got = f(*[_fresh(a) for a in args])
+            if got is None: return False, "no answer yet (the function returns None)"
+            if isinstance(want, np.ndarray) and not isinstance(got, str) and not hasattr(got, 'detach'):
+                try: got = np.asarray(got, dtype=float)
+                except (TypeError, ValueError): return False, f"case {i + 1}: expected an array, got {_describe(got)}"
+            ok, msg = compare(got, want, atol=atol, rtol=rtol)
+            if not ok: return False, f"case {i + 1} of {len(cases)}: {msg}"
+        return True, f"{len(cases)} cases match the library"
+    return check(name, fn, validator=validate, hint=hint, quiet=quiet)

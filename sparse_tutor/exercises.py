@@ -7,7 +7,8 @@ against the library, and prints PASS or FAIL with a reason and a hint. None of t
 from __future__ import annotations
 import numpy as np
 import torch
-from .checks import check, compare, CheckResult
+from functools import partial
+from .checks import check, compare, CheckResult, library_cases
 from . import analysis as A
 from .findings import train_easy_hard
 
@@ -16,17 +17,7 @@ __all__ = ['KNOB_NAMES', 'check_l1_variance_explained', 'check_l1_rsa', 'check_l
            'check_l2_decrypt', 'check_l2_rotation', 'check_l2_ablate_hook']
 
 # %% ../nbs/api/09_exercises.ipynb #194fdb79
-def _cases(fn, cases, name, hint, quiet=False) -> CheckResult:
-    "Run `fn(*args)` on each (args, expected, atol) case inside a validator, so nothing escapes."
-    def validate(f):
-        if not callable(f): return False, f"expected a function, got {type(f).__name__}"
-        for i, (args, want, atol) in enumerate(cases):
-            got = f(*args)
-            if got is None: return False, "no answer yet (the function returns None)"
-            ok, msg = compare(got, want, atol=atol, rtol=1e-3)
-            if not ok: return False, f"case {i + 1} of {len(cases)}: {msg}"
-        return True, f"{len(cases)} cases match the library"
-    return check(name, fn, validator=validate, hint=hint, quiet=quiet)
+_cases = partial(library_cases, rtol=1e-3)   # lesson 1's answers go through a least-squares fit: a looser rtol
 
 def _toy(seed, n=300, d=6):
     "Activations with a loud and a quiet binary feature, and the two features."

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import numpy as np
 import torch
-from .checks import check, compare, CheckResult
+from .checks import check, compare, CheckResult, library_cases
 from .sparsity import topk_energy
 from .stats import diff_ci
 from .lm import Hidden, text_sparsity
@@ -19,17 +19,7 @@ def _np(x):
     if isinstance(x, torch.Tensor): return x.detach().cpu().numpy()
     return x
 
-def _cases(fn, cases, name, hint, quiet=False) -> CheckResult:
-    "Run `fn(*args)` on each (args, expected, atol) case inside a validator, so nothing escapes."
-    def validate(f):
-        if not callable(f): return False, f"expected a function, got {type(f).__name__}"
-        for i, (args, want, atol) in enumerate(cases):
-            got = f(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-            if got is None: return False, "no answer yet (the function returns None)"
-            ok, msg = compare(_np(got), _np(want), atol=atol, rtol=1e-4)
-            if not ok: return False, f"case {i + 1} of {len(cases)}: {msg}"
-        return True, f"{len(cases)} cases match the library"
-    return check(name, fn, validator=validate, hint=hint, quiet=quiet)
+_cases = library_cases
 
 def _states(seed, n=5, T=7, d=40):
     "Random states with a few loud channels, and a mask with a different number of counted tokens per row."

@@ -6,25 +6,14 @@
 from __future__ import annotations
 import numpy as np
 import torch
-from .checks import check, compare, CheckResult
+from .checks import check, compare, CheckResult, library_cases
 from .sparsity import topk_mask
 
 # %% auto #0
 __all__ = ['check_l3_density', 'check_l3_keep_top_k', 'check_l4_edges', 'check_l4_scale_hook', 'check_l4_key_node']
 
 # %% ../nbs/api/14_exercises_circuits.ipynb #601ca0bc
-def _cases(fn, cases, name, hint, quiet=False) -> CheckResult:
-    "Run `fn(*args)` on each (args, expected, atol) case inside a validator, so nothing escapes."
-    def validate(f):
-        if not callable(f): return False, f"expected a function, got {type(f).__name__}"
-        for i, (args, want, atol) in enumerate(cases):
-            got = f(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-            if got is None: return False, "no answer yet (the function returns None)"
-            if isinstance(got, torch.Tensor): got = got.detach().numpy()
-            ok, msg = compare(got, want.numpy() if isinstance(want, torch.Tensor) else want, atol=atol, rtol=1e-4)
-            if not ok: return False, f"case {i + 1} of {len(cases)}: {msg}"
-        return True, f"{len(cases)} cases match the library"
-    return check(name, fn, validator=validate, hint=hint, quiet=quiet)
+_cases = library_cases
 
 def _sparse_w(seed, shape=(12, 10), density=0.2):
     g = torch.Generator().manual_seed(seed)

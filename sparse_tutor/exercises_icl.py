@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import numpy as np
 import torch
-from .checks import check, compare, CheckResult
+from .checks import check, compare, CheckResult, library_cases
 from .sparsity import topk_energy
 from .icl import grade_levels, select_similar
 
@@ -15,21 +15,8 @@ from .icl import grade_levels, select_similar
 __all__ = ['check_l6_top_energy', 'check_l6_quantile_levels', 'check_l6_candidates', 'check_l6_nearest', 'check_l6_best']
 
 # %% ../nbs/api/20_exercises_icl.ipynb #aa1aa0bb
-def _cases(fn, cases, name, hint, quiet=False) -> CheckResult:
-    "Run `fn(*args)` on each (args, expected, atol) case inside a validator, so nothing escapes."
-    def validate(f):
-        if not callable(f): return False, f"expected a function, got {type(f).__name__}"
-        for i, (args, want, atol) in enumerate(cases):
-            got = f(*[a.copy() if isinstance(a, np.ndarray) else a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-            if got is None: return False, "no answer yet (the function returns None)"
-            if isinstance(got, torch.Tensor): got = got.detach().numpy()
-            if isinstance(want, np.ndarray) and not isinstance(got, str):
-                try: got = np.asarray(got, dtype=float)
-                except (TypeError, ValueError): return False, f"case {i + 1}: expected an array, got {type(got).__name__}"
-            ok, msg = compare(got, want, atol=atol, rtol=1e-4)
-            if not ok: return False, f"case {i + 1} of {len(cases)}: {msg}"
-        return True, f"{len(cases)} cases match the library"
-    return check(name, fn, validator=validate, hint=hint, quiet=quiet)
+_cases = library_cases
+
 
 # %% ../nbs/api/20_exercises_icl.ipynb #f4d610b5
 def check_l6_top_energy(fn, quiet=False) -> CheckResult:

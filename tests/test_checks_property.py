@@ -1,7 +1,7 @@
 """The in-lesson self-checks never crash on a student's answer. Hypothesis feeds every `check_*` function of
-sparse_tutor.checks, .exercises, .exercises_circuits, .exercises_activation and .exercises_icl wrong types, wrong shapes, NaNs, huge numbers, objects that
-misbehave when printed or compared, and functions that raise or return nonsense: each must return a failed
-CheckResult with a message, never raise. (A student pressing stop, KeyboardInterrupt, is meant to get through.)"""
+sparse_tutor.checks, .exercises, .exercises_circuits, .exercises_activation and .exercises_icl wrong types, wrong
+shapes, NaNs, huge numbers, objects that misbehave when printed or compared, and functions that raise or return
+nonsense: each must return a failed CheckResult with a message, never raise. (A student pressing stop, KeyboardInterrupt, is meant to get through.)"""
 import inspect
 
 import numpy as np
@@ -9,7 +9,8 @@ import pytest
 import torch
 from hypothesis import given, settings, HealthCheck, strategies as st
 
-from sparse_tutor import checks as C, exercises as E, exercises_circuits as EC, exercises_activation as EA, exercises_icl as EI
+from sparse_tutor import (checks as C, exercises as E, exercises_circuits as EC, exercises_activation as EA,
+                          exercises_icl as EI)
 from sparse_tutor.checks import CheckResult
 
 class Unprintable:
