@@ -475,10 +475,13 @@ def run_bench(quick: bool = False, json_path='bench/results.json', lessons: bool
     return res
 
 # %% ../nbs/api/10_bench.ipynb #1ca38bf2
-def _fmt(v) -> str:
-    if isinstance(v, float): return f'{v:.4g}'
-    if isinstance(v, (list, tuple)): return '[' + ', '.join(_fmt(x) for x in v) + ']'
-    return str(v)
+def _fmt(v, width: int = 72) -> str:
+    "A finding as table text: 4 significant digits, and cut at `width` characters (the JSON keeps every value whole)."
+    if isinstance(v, float): s = f'{v:.4g}'
+    elif isinstance(v, (list, tuple)): s = '[' + ', '.join(_fmt(x, 10 ** 6) for x in v) + ']'
+    elif isinstance(v, dict): s = '{' + ', '.join(f'{k}: {_fmt(x, 10 ** 6)}' for k, x in v.items()) + '}'
+    else: s = str(v)
+    return s if len(s) <= width else s[:width - 1] + '…'
 
 CIRCUIT_ROWS = ('dense_edges', 'sparse_edges', 'ratio', 'sufficient_loss', 'necessary_acc', 'random_ablation_acc', 'prune_seconds')
 
