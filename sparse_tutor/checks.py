@@ -149,7 +149,7 @@ def summary(names=None) -> dict:
     print(f"{n} of {len(rs)} checks passed" + ('' if n == len(rs) else ': ' + ', '.join(r.name for r in rs if not r.passed)))
     return {'passed': n, 'total': len(rs)}
 
-# %% ../nbs/api/07_checks.ipynb #8189d080
+# %% ../nbs/api/07_checks.ipynb #64f303de
 def _fresh(a):
     "A copy of an array or tensor argument (anything with .copy() or .clone()); other values as they are."
     if isinstance(a, np.ndarray): return a.copy()
