@@ -92,7 +92,7 @@ def check_l5_verdict(fn, quiet=False) -> CheckResult:
         for i, (args, want) in enumerate(cases):
             got = f(*args)
             if got is None: return False, "no answer yet (the function returns None)"
-            if got not in _VERDICTS: return False, f"expected one of {list(_VERDICTS)}, got {got!r}"
+            if not isinstance(got, str) or got not in _VERDICTS: return False, f"expected one of {list(_VERDICTS)}, got {got!r}"
             if got != want: return False, f"case {i + 1}: gap {args[0]} with interval [{args[1]}, {args[2]}] -> {got!r}, expected {want!r}"
         return True, f"{len(cases)} cases"
     return check('L5 ex 4: read the interval', fn, validator=validate, quiet=quiet,

@@ -134,3 +134,12 @@ def test_best_method_check_never_raises(answer, summary):
     assert isinstance(r, CheckResult) and isinstance(r.passed, bool) and r.message
     str(r)
     if not (isinstance(answer, str) and answer == 'sgicl'): assert not r.passed
+
+
+def test_an_answer_equal_to_everything_does_not_pass():
+    "A self-check that compares with == must not be fooled by an object whose __eq__ always says True."
+    class EqualsAll:
+        def __eq__(self, other): return True
+        def __hash__(self): return 0
+    r = EA.check_l5_verdict(lambda gap, low, high: EqualsAll(), quiet=True)
+    assert not r.passed and 'expected one of' in r.message
