@@ -10,34 +10,27 @@ import argparse, json, sys
 __all__ = ['parser', 'main']
 
 # %% ../nbs/api/11_cli.ipynb #87d1207f
-def _ship_models(args):
+def _ship(args, ship, **kw):
+    "Run a package `ship_*` function on `args.threads` CPU threads and print its report as JSON."
     import torch
-    from sparse_tutor.pretrained import ship_models
     torch.set_num_threads(args.threads)
-    report = ship_models(seeds=tuple(args.seeds), steps=args.steps)
-    print(json.dumps(report, indent=2))
+    print(json.dumps(ship(**kw), indent=2, default=str))
+
+def _ship_models(args):
+    from sparse_tutor.pretrained import ship_models
+    _ship(args, ship_models, seeds=tuple(args.seeds), steps=args.steps)
 
 def _ship_circuits(args):
-    import torch
     from sparse_tutor.circuits import ship_circuits
-    torch.set_num_threads(args.threads)
-    report = ship_circuits(seeds=tuple(args.seeds), nonsense=not args.no_nonsense)
-    print(json.dumps(report, indent=2, default=str))
+    _ship(args, ship_circuits, seeds=tuple(args.seeds), nonsense=not args.no_nonsense)
 
 def _ship_snapshots(args):
-    import torch
     from sparse_tutor.familiarity import ship_snapshots
-    torch.set_num_threads(args.threads)
-    report = ship_snapshots()
-    print(json.dumps(report, indent=2, default=str))
+    _ship(args, ship_snapshots)
 
 def _ship_icl(args):
-    import torch
     from sparse_tutor.icl import ship_icl_models
-    torch.set_num_threads(args.threads)
-    kw = {} if args.seeds is None else {'seeds': tuple(args.seeds)}
-    report = ship_icl_models(steps=args.steps, **kw)
-    print(json.dumps(report, indent=2, default=str))
+    _ship(args, ship_icl_models, steps=args.steps, **({} if args.seeds is None else {'seeds': tuple(args.seeds)}))
 
 def _bench(args):
     from sparse_tutor.bench import run_bench, failed_sections
