@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from functools import partial
-from .checks import check, compare, CheckResult, library_cases
+from .checks import check, CheckResult, library_cases
 from . import analysis as A
 from .findings import train_easy_hard
 

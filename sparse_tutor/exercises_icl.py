@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import numpy as np
 import torch
-from .checks import check, compare, CheckResult, library_cases
+from .checks import check, CheckResult, library_cases
 from .sparsity import topk_energy
 from .icl import grade_levels, select_similar
 
