@@ -453,6 +453,9 @@ def run_bench(quick: bool = False, json_path='bench/results.json', lessons: bool
     if circuits is not None:
         from sparse_tutor.circuit_widgets import bench_slider_ms
         _section(res, 'slider_ms', lambda: bench_slider_ms(n_moves=100), log, t0, 'ablation sliders, server side (100 moves)')
+    from sparse_tutor.capstone_widgets import bench_capstone_slider_ms
+    _section(res, 'capstone_slider_ms', lambda: bench_capstone_slider_ms(n_moves=n), log, t0,
+             f'capstone explorer sliders, server side ({n} moves)')
     if circuits is not None and hasattr(circuits, 'bench_circuits'):
         _section(res, 'circuits', lambda: circuits.bench_circuits(quick), log, t0, 'circuits: pruning, sizes, checks')
     if browser:
@@ -517,6 +520,11 @@ def format_table(res: dict) -> str:
         if r and not failed(name, r):
             rows += [(f'{name} median ms', f"{r['median']:.1f}", '<= 30', verdict(r['median'], 'slider_ms_median')),
                      (f'{name} p95 ms', f"{r['p95']:.1f}", '', '')]
+    cap = res.get('capstone_slider_ms')
+    if cap and not failed('capstone explorer slider', cap):
+        for t, r in cap.items():
+            rows += [(f'capstone explorer slider ({t}) median ms', f"{r['median']:.1f}", '<= 30', verdict(r['median'], 'slider_ms_median')),
+                     (f'capstone explorer slider ({t}) p95 ms', f"{r['p95']:.1f}", '', '')]
     r = res.get('slider_browser_ms')
     if r and not failed('slider in the browser', r):
         rows += [('slider in the browser median ms', f"{r['median']:.1f}", '(none)', ''), ('slider in the browser p95 ms', f"{r['p95']:.1f}", '', '')]

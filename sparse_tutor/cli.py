@@ -32,6 +32,10 @@ def _ship_icl(args):
     from sparse_tutor.icl import ship_icl_models
     _ship(args, ship_icl_models, steps=args.steps, **({} if args.seeds is None else {'seeds': tuple(args.seeds)}))
 
+def _ship_capstone(args):
+    from sparse_tutor.capstone import ship_capstone
+    _ship(args, ship_capstone, seeds=tuple(args.seeds))
+
 def _bench(args):
     from sparse_tutor.bench import run_bench, failed_sections
     res = run_bench(quick=args.quick, json_path=args.json, browser=not args.no_browser)
@@ -108,6 +112,10 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument('--steps', type=int, default=None, help="override the recipe's number of steps")
     i.add_argument('--threads', type=int, default=1, help='CPU threads (default 1, as on Binder)')
     i.set_defaults(fn=_ship_icl)
+    k = sub.add_parser('ship-capstone', help="train lesson 7's dense and sparse MLPs, prune their circuits, store them in the package")
+    k.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4], help='training seeds (default: 0 1 2 3 4)')
+    k.add_argument('--threads', type=int, default=1, help='CPU threads (default 1, as on Binder)')
+    k.set_defaults(fn=_ship_capstone)
     # a further subcommand: one more `sub.add_parser(...)` block here, its handler returning an exit status
     return p
 

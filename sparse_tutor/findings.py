@@ -239,3 +239,4 @@ def lesson02_findings(quick: bool = False, p: int = 23, seed: int = 0, **knobs) 
 from .circuits import lesson03_findings, lesson04_findings
 from .familiarity import lesson05_findings
 from .icl import lesson06_findings
+from .capstone import lesson07_findings

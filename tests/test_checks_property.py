@@ -1,6 +1,6 @@
 """The in-lesson self-checks never crash on a student's answer. Hypothesis feeds every `check_*` function of
-sparse_tutor.checks, .exercises, .exercises_circuits, .exercises_activation and .exercises_icl wrong types, wrong
-shapes, NaNs, huge numbers, objects that misbehave when printed or compared, and functions that raise or return
+sparse_tutor.checks, .exercises, .exercises_circuits, .exercises_activation, .exercises_icl and .exercises_capstone
+wrong types, wrong shapes, NaNs, huge numbers, objects that misbehave when printed or compared, and functions that raise or return
 nonsense: each must return a failed CheckResult with a message, never raise. (A student pressing stop, KeyboardInterrupt, is meant to get through.)"""
 import inspect
 
@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings, HealthCheck, strategies as st
 
 from sparse_tutor import (checks as C, exercises as E, exercises_circuits as EC, exercises_activation as EA,
-                          exercises_icl as EI)
+                          exercises_icl as EI, exercises_capstone as EK)
 from sparse_tutor.checks import CheckResult
 
 class Unprintable:
@@ -57,19 +57,20 @@ answers = st.one_of(values, callables)
 
 def _check_functions():
     fns = {}
-    for mod in (C, E, EC, EA, EI):
+    for mod in (C, E, EC, EA, EI, EK):
         for name, fn in vars(mod).items():
             if name.startswith('check') and inspect.isfunction(fn) and fn.__module__ == mod.__name__: fns[f"{mod.__name__}.{name}"] = fn
     return fns
 
 FUNCS = _check_functions()
-FAST = {k: f for k, f in FUNCS.items() if not k.endswith(('check_l1_knobs', 'check_l4_key_node', 'check_l6_best', '.check', '.check_cases'))}
+FAST = {k: f for k, f in FUNCS.items() if not k.endswith(('check_l1_knobs', 'check_l4_key_node', 'check_l6_best', 'check_l7_reading', '.check', '.check_cases'))}
 
 def test_every_self_check_is_covered():
     names = {k.rsplit('.', 1)[1] for k in FUNCS}
     assert {'check', 'check_cases', 'check_l1_variance_explained', 'check_l1_knobs', 'check_l2_ablate_hook',
             'check_l3_density', 'check_l4_key_node', 'check_l5_topk_energy', 'check_l5_gap_ci', 'check_l6_top_energy',
-            'check_l6_best'} <= names, sorted(names)
+            'check_l6_best', 'check_l7_eta_squared', 'check_l7_gap', 'check_l7_probe_scores', 'check_l7_reading',
+            'check_l7_conclusion'} <= names, sorted(names)
     assert len(FUNCS) >= 23
 
 def _assert_failed(r, who):
@@ -143,3 +144,27 @@ def test_an_answer_equal_to_everything_does_not_pass():
         def __hash__(self): return 0
     r = EA.check_l5_verdict(lambda gap, low, high: EqualsAll(), quiet=True)
     assert not r.passed and 'expected one of' in r.message
+    r = EK.check_l7_reading(EqualsAll(), {'pooled': {'sparse_minus_dense_ci': [-0.1, 0.05]}}, quiet=True)
+    assert not r.passed and 'as a str' in r.message
+    assert not EK.check_l7_conclusion(EqualsAll(), quiet=True).passed
+
+
+_SUMMARIES = [{'pooled': {'dense': 0.99, 'sparse': 0.95, 'sparse_minus_dense': -0.04, 'sparse_minus_dense_ci': [-0.08, 0.01]}},
+              {'gap_sparse_minus_dense': -0.2, 'gap_sparse_minus_dense_ci': (-0.3, -0.1)},
+              {'pooled': {'sparse_minus_dense_ci': np.array([0.02, 0.2])}}]
+_TRUTH = ['no clear difference', 'sparse smaller', 'sparse larger']
+
+@settings(max_examples=80, deadline=None)
+@given(answer=st.one_of(values, callables, st.sampled_from(EK.READINGS + ('', 'Sparse smaller', 'sparse smaller ', 'smaller'))),
+       summary=st.one_of(values, st.sampled_from(range(len(_SUMMARIES))),
+                         st.sampled_from([{'pooled': None}, {'pooled': {}}, {'pooled': {'sparse_minus_dense_ci': [np.nan, 1]}},
+                                          {'pooled': {'sparse_minus_dense_ci': 'ab'}}, {'gap_sparse_minus_dense_ci': [1, -1]},
+                                          {'gap_sparse_minus_dense_ci': [10 ** 400, 1]}, {'pooled': {'sparse_minus_dense_ci': Unprintable()}}])))
+def test_reading_check_never_raises(answer, summary):
+    "Lesson 7's `check_l7_reading(answer, summary)`: a wrong or odd answer, or a broken summary, is reported, not raised."
+    truth = _TRUTH[summary] if isinstance(summary, int) and not isinstance(summary, bool) and 0 <= summary < len(_SUMMARIES) else None
+    if truth is not None: summary = _SUMMARIES[summary]
+    r = EK.check_l7_reading(answer, summary, quiet=True)
+    assert isinstance(r, CheckResult) and isinstance(r.passed, bool) and r.message
+    str(r)
+    assert r.passed == (truth is not None and type(answer) is str and answer == truth), (answer, summary, r)
