@@ -287,6 +287,49 @@ def _gate(t, beta):
     s = torch.sigmoid(t / beta)
     return (t > 0).float() + s - s.detach()
 
+def _learn_gates(sizes: dict, loss_of, target_loss: float, lam: float, steps: int, seed: int = 0, lr: float = 0.05,
+                 beta: float = 1.0, init: float = 3.0, clamp: float = 3.0, warmup: float = 0.0, progress: bool = False):
+    """The gate training every pruner shares. `sizes`: location -> number of nodes; `loss_of(gates)`: the task loss with
+    those gates (location -> [nodes]) applied. Returns (the flat gate logits of the smallest gate set seen at or under
+    `target_loss`, else the final ones; the history of (step, loss, open gates))."""
+    g = torch.Generator().manual_seed(seed)
+    taus = {l: (init * (0.02 + 0.98 * torch.rand(w, generator=g))).requires_grad_() for l, w in sizes.items()}
+    opt = torch.optim.Adam(list(taus.values()), lr=lr)
+    hist, snap = [], None                    # snap: (open gates, gate logits) of the smallest mask seen at or under target
+    for step in range(int(steps)):
+        gates = {l: _gate(t, beta) for l, t in taus.items()}
+        loss = loss_of(gates)
+        pen = sum(gt.sum() for gt in gates.values())
+        n_open, lv = int(pen.detach()), float(loss.detach())
+        if lv <= target_loss and (snap is None or n_open <= snap[0]):
+            snap = (n_open, torch.cat([t.detach() for t in taus.values()]).clone())
+        opt.zero_grad()
+        ramp = min(1.0, (step + 1) / (warmup * steps)) if warmup > 0 else 1.0
+        (loss + ramp * lam * pen).backward()
+        opt.step()
+        with torch.no_grad():
+            for t in taus.values(): t.clamp_(-clamp, clamp)
+        if step % 10 == 0 or step == steps - 1: hist.append((step, lv, n_open))
+        if progress and step % 25 == 0: print(f"step {step}: loss {lv:.3f}, open gates {n_open}")
+    return (snap[1] if snap is not None else torch.cat([taus[l].detach() for l in sizes])), hist
+
+def _top_k_masks(order: torch.Tensor, sizes: dict, k: int) -> dict:
+    "Masks (location -> bool [nodes]) keeping the first `k` nodes of the flat ranking `order`."
+    m = torch.zeros(len(order), dtype=torch.bool); m[order[:k]] = True
+    return dict(zip(sizes, m.split(list(sizes.values()))))
+
+def _smallest_reaching(L, k_learned: int, n: int, target_loss: float) -> int | None:
+    """The bisection: the smallest top-k set with loss `L(k)` at or under target, between 0 and a k known to reach it
+    (`k_learned`, else all `n` nodes); None if neither reaches it."""
+    hi = next((k for k in (k_learned, n) if L(k) <= target_loss), None)
+    if hi is None: return None
+    lo = 0                                   # invariant: L(hi) <= target
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if L(mid) <= target_loss: hi = mid
+        else: lo = mid
+    return 0 if L(0) <= target_loss else hi
+
 def prune(model: Transformer, task: str, target_loss: float = 0.15, lam: float = 3e-3, steps: int = 200,
           n: int = 128, seed: int = 0, lr: float = 0.05, beta: float = 1.0, nonsense: bool = False,
           init: float = 3.0, clamp: float = 3.0, warmup: float = 0.0,
@@ -307,57 +350,29 @@ def prune(model: Transformer, task: str, target_loss: float = 0.15, lam: float =
     means = node_means(model, batch)
     locs = node_locations(model)
     sizes = {l: w for l, (_, w) in locs.items()}
-    g = torch.Generator().manual_seed(seed)
-    taus = {l: (init * (0.02 + 0.98 * torch.rand(w, generator=g))).requires_grad_() for l, w in sizes.items()}
-    opt = torch.optim.Adam(list(taus.values()), lr=lr)
     was = [p.requires_grad for p in model.parameters()]
     model.requires_grad_(False)
-    hist, snap = [], None                    # snap: (open gates, gate logits) of the smallest mask seen at or under target
     try:
-        for step in range(int(steps)):
-            gates = {l: _gate(t, beta) for l, t in taus.items()}
-            loss = task_loss(_ld(_last_logits(model, batch, gates, means), batch))
-            pen = sum(gt.sum() for gt in gates.values())
-            n_open, lv = int(pen.detach()), float(loss.detach())
-            if lv <= target_loss and (snap is None or n_open <= snap[0]):
-                snap = (n_open, torch.cat([t.detach() for t in taus.values()]).clone())
-            opt.zero_grad()
-            ramp = min(1.0, (step + 1) / (warmup * steps)) if warmup > 0 else 1.0
-            (loss + ramp * lam * pen).backward()
-            opt.step()
-            with torch.no_grad():
-                for t in taus.values(): t.clamp_(-clamp, clamp)
-            if step % 10 == 0 or step == steps - 1: hist.append((step, lv, n_open))
-            if progress and step % 25 == 0: print(f"step {step}: loss {lv:.3f}, open gates {n_open}")
+        flat, hist = _learn_gates(sizes, lambda gates: task_loss(_ld(_last_logits(model, batch, gates, means), batch)),
+                                  target_loss, lam, steps, seed, lr, beta, init, clamp, warmup, progress)
     finally:
         for p, w in zip(model.parameters(), was): p.requires_grad_(w)
-    final = torch.cat([taus[l].detach() for l in sizes])
-    flat = snap[1] if snap is not None else final
     order = torch.argsort(flat, descending=True)
-    def masks_k(k):
-        m = torch.zeros(len(flat), dtype=torch.bool); m[order[:k]] = True
-        return dict(zip(sizes, m.split(list(sizes.values()))))
+    def masks_k(k): return _top_k_masks(order, sizes, k)
     loss_k = {}
     def L(k):
         if k not in loss_k: loss_k[k] = evaluate_masks(model, batch, masks_k(k), means)['loss']
         return loss_k[k]
     k_learned, N = int((flat > 0).sum()), len(flat)
-    # the bisection: the smallest top-k set of the ranking at or under target, between 0 and a k known to reach it
-    hi = next((k for k in (k_learned, N) if L(k) <= target_loss), None)
-    if hi is None:
+    k = _smallest_reaching(L, k_learned, N, target_loss)
+    reached = k is not None
+    if not reached:
         best = min((k_learned, N), key=L)
         if on_unreachable == 'raise':
             raise ValueError(f"target_loss: expected a loss this model can reach on {batch.task}; the intact model's loss is "
                              f"{L(N):.3f} and the best mask found reaches {min(L(k_learned), min(h[1] for h in hist)):.3f} "
                              f"(lam={lam:g}), got target_loss={target_loss}. Raise target_loss or lower lam.")
-        k, reached = best, False
-    else:
-        lo = 0                               # invariant: L(hi) <= target
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if L(mid) <= target_loss: hi = mid
-            else: lo = mid
-        k, reached = (0 if L(0) <= target_loss else hi), True
+        k = best
     meta = {'steps': int(steps), 'n': len(batch), 'seed': seed, 'lr': lr, 'beta': beta, 'nonsense': nonsense,
             'k_learned': k_learned, 'seconds': time.perf_counter() - t0, 'history': hist}
     return Circuit(task, masks_k(k), float(target_loss), float(L(k)), float(lam), reached, meta)
