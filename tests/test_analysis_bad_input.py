@@ -1,11 +1,11 @@
-"Bad inputs to sparse_tutor.analysis get a ValueError/TypeError that names the argument; valid ones behave."
+"Bad inputs to sparse_tutor.analysis.representation get a ValueError/TypeError that names the argument; valid ones behave."
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sparse_tutor import analysis as A
+from sparse_tutor.analysis import representation as A
 
 rng = np.random.default_rng(0)
 N, D = 120, 6

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_tutor import capstone as C
-from sparse_tutor.models import MLP, MLPConfig
+from sparse_tutor.experiments import capstone as C
+from sparse_tutor.core.models import MLP, MLPConfig
 
 
 @pytest.fixture(scope='module', autouse=True)

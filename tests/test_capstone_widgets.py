@@ -6,12 +6,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from sparse_tutor.findings import one_thread
-from sparse_tutor.models import MLP, MLPConfig
-from sparse_tutor.analysis import split_indices, probe_from_coords
-from sparse_tutor.capstone import (CapstoneModel, load_capstone, capstone_data, layer_acts, analysis_scores,
+from sparse_tutor.experiments.findings import one_thread
+from sparse_tutor.core.models import MLP, MLPConfig
+from sparse_tutor.analysis.representation import split_indices, probe_from_coords
+from sparse_tutor.experiments.capstone import (CapstoneModel, load_capstone, capstone_data, layer_acts, analysis_scores,
                                    forward_blend, feature_losses)
-from sparse_tutor.capstone_widgets import CapstoneExplorer, ORDERS, ridge_probes, bench_capstone_slider_ms
+from sparse_tutor.widgets.capstone_explorer import CapstoneExplorer, ORDERS, ridge_probes, bench_capstone_slider_ms
 
 one_thread()
 DENSE, SPARSE = load_capstone('easy_hard', 'dense', 0), load_capstone('easy_hard', 'sparse', 0)

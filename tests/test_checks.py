@@ -7,8 +7,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from sparse_tutor import checks as C
-from sparse_tutor import exercises as E
+from sparse_tutor.exercises import checks as C
+from sparse_tutor.exercises import lesson1 as E
 
 ROOT = Path(__file__).resolve().parent.parent
 SOL = ROOT / 'nbs' / 'lessons' / 'solutions'

@@ -1,5 +1,5 @@
 """The in-lesson self-checks never crash on a student's answer. Hypothesis feeds every `check_*` function of
-sparse_tutor.checks, .exercises, .exercises_circuits, .exercises_activation, .exercises_icl and .exercises_capstone
+sparse_tutor.exercises.checks, .exercises, .exercises_circuits, .exercises_activation, .exercises_icl and .exercises_capstone
 wrong types, wrong shapes, NaNs, huge numbers, objects that misbehave when printed or compared, and functions that raise or return
 nonsense: each must return a failed CheckResult with a message, never raise. (A student pressing stop, KeyboardInterrupt, is meant to get through.)"""
 import inspect
@@ -9,9 +9,13 @@ import pytest
 import torch
 from hypothesis import given, settings, HealthCheck, strategies as st
 
-from sparse_tutor import (checks as C, exercises as E, exercises_circuits as EC, exercises_activation as EA,
-                          exercises_icl as EI, exercises_capstone as EK)
-from sparse_tutor.checks import CheckResult
+from sparse_tutor.exercises import checks as C
+from sparse_tutor.exercises import lesson1 as E
+from sparse_tutor.exercises import lesson3 as EC
+from sparse_tutor.exercises import lesson5 as EA
+from sparse_tutor.exercises import lesson6 as EI
+from sparse_tutor.exercises import lesson7 as EK
+from sparse_tutor.exercises.checks import CheckResult
 
 class Unprintable:
     "An answer whose repr, str, equality, truth and array conversion all raise."
@@ -111,9 +115,9 @@ def test_knobs_check_never_raises(knobs):
 
 @pytest.fixture(scope='module')
 def sliders():
-    from sparse_tutor.pretrained import load_pretrained
-    from sparse_tutor.circuits import load_circuit
-    from sparse_tutor.circuit_widgets import AblationSliders
+    from sparse_tutor.core.pretrained import load_pretrained
+    from sparse_tutor.circuits.prune import load_circuit
+    from sparse_tutor.widgets.circuit_graph import AblationSliders
     return AblationSliders(load_pretrained('sparse').model, load_circuit('sparse', 'single_double_quote'), prompt=0)
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,11 +6,11 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from sparse_tutor.models import Transformer
-from sparse_tutor.pretrained import code_model_config, CODE_TASKS
-from sparse_tutor import circuits as C
-from sparse_tutor.circuit_widgets import AblationSliders, CircuitGraph, graph_layout, top_tokens
-from sparse_tutor import exercises_circuits as X
+from sparse_tutor.core.models import Transformer
+from sparse_tutor.core.pretrained import code_model_config, CODE_TASKS
+from sparse_tutor.circuits import prune as C
+from sparse_tutor.widgets.circuit_graph import AblationSliders, CircuitGraph, graph_layout, top_tokens
+from sparse_tutor.exercises import lesson3 as X
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +241,7 @@ def test_top_tokens_bad_node(model):
 
 
 def test_es_module_is_package_data():
-    from sparse_tutor.circuit_widgets import STATIC_DIR
+    from sparse_tutor.widgets.circuit_graph import STATIC_DIR
     js = (STATIC_DIR / 'circuit_graph.js').read_text()
     assert 'export default' in js and 'selected' in js and 'save_changes' in js
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from scipy.stats import pearsonr
 
-from sparse_tutor import capstone
-from sparse_tutor import exercises_capstone as X
+from sparse_tutor.experiments import capstone
+from sparse_tutor.exercises import lesson7 as X
 
 ROOT = Path(__file__).resolve().parent.parent
 SOL = ROOT / 'nbs' / 'lessons' / 'solutions' / '07_does_sparsity_close_the_gap.py'

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_tutor import familiarity as F
-from sparse_tutor import exercises_activation as X
-from sparse_tutor.stats import Estimate
+from sparse_tutor.experiments import familiarity as F
+from sparse_tutor.exercises import lesson5 as X
+from sparse_tutor.core.stats import Estimate
 
 SOL = Path(__file__).resolve().parent.parent / 'nbs' / 'lessons' / 'solutions' / '05_emergent_activation_sparsity.py'
 

@@ -1,6 +1,6 @@
 "The lessons' headline numbers: what the lessons assert is what the benchmark computes, and bad knobs are refused."
 import pytest
-from sparse_tutor import findings as F
+from sparse_tutor.experiments import findings as F
 
 def test_snapshots_do_not_change_training():
     "Lesson 1 trains with snapshots; the benchmark without. Both must give the same numbers."

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_tutor import icl
-from sparse_tutor import exercises_icl as X
-from sparse_tutor.train import load_checkpoint
+from sparse_tutor.experiments import icl
+from sparse_tutor.exercises import lesson6 as X
+from sparse_tutor.core.train import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SOL = ROOT / 'nbs' / 'lessons' / 'solutions' / '06_sparsity_as_a_signal.py'
@@ -77,7 +77,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='seeds: expected a sequence'): icl.ship_icl_models(seeds=3)
     with pytest.raises(ValueError, match='no shipped lesson-6 checkpoint'): icl.load_icl_model(99)
     with pytest.raises(TypeError, match='model: expected a sparse_tutor Transformer'): icl.item_sparsity('gpt', es.query_x)
-    from sparse_tutor.models import Transformer, TransformerConfig
+    from sparse_tutor.core.models import Transformer, TransformerConfig
     other = Transformer(TransformerConfig(vocab_size=5))
     with pytest.raises(ValueError, match='model: expected a lesson-6 model'): icl.item_sparsity(other, es.query_x)
     with pytest.raises(ValueError, match='idx: expected pool indices'): icl.chosen_demos(es, np.full((4, 2), 99))

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_tutor import lm
-from sparse_tutor.pretrained import load_pretrained
+from sparse_tutor.analysis import lm
+from sparse_tutor.core.pretrained import load_pretrained
 
 
 @pytest.fixture

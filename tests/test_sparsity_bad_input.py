@@ -1,4 +1,4 @@
-"Bad input to sparse_tutor.sparsity: the right error type, and a message that names the argument and what came."
+"Bad input to sparse_tutor.core.sparsity: the right error type, and a message that names the argument and what came."
 import math
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 from hypothesis import given, settings, strategies as st
 
-from sparse_tutor.sparsity import (SPARSITY_MEASURES, AbsTopK, WeightSparsifier, abs_topk, effective_rank,
+from sparse_tutor.core.sparsity import (SPARSITY_MEASURES, AbsTopK, WeightSparsifier, abs_topk, effective_rank,
                                    frac_near_zero, gini, hoyer, l0_schedule, l1_l2, sparsify_, topk_energy, topk_mask)
 
 

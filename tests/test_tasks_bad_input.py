@@ -1,9 +1,9 @@
-"""Bad input to sparse_tutor.tasks: a ValueError or TypeError that names the argument, what was expected and what came."""
+"""Bad input to sparse_tutor.core.tasks: a ValueError or TypeError that names the argument, what was expected and what came."""
 import numpy as np
 import pytest
 import torch
 
-from sparse_tutor.tasks import (
+from sparse_tutor.core.tasks import (
     BracketCountingTask, CipherTask, CodeLMTask, EasyHardTask, MinimalPairs, at_last, decision_points, decrypt,
     detokenize, encrypt, get_task, list_tasks, logit_diff, minimal_pair_accuracy, one_hot_pair, prompt_split,
     register_task, sample_program, tokenize, VOCAB,

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sparse_tutor import analysis as A
-from sparse_tutor.widgets import ProbeExplorer
+from sparse_tutor.analysis import representation as A
+from sparse_tutor.widgets.probe_explorer import ProbeExplorer
 
 rng = np.random.default_rng(1)
 N = 400
