@@ -9,7 +9,7 @@ import torch
 
 from sparse_tutor.experiments import icl
 from sparse_tutor.exercises import lesson6 as X
-from sparse_tutor.core.train import load_checkpoint
+from sparse_tutor.core.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SOL = ROOT / 'nbs' / 'lessons' / 'solutions' / '06_sparsity_as_a_signal.py'

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sparse_tutor.core.models import MLP, MLPConfig, Transformer, TransformerConfig, build_model, scale_nodes
-from sparse_tutor.core.train import TrainConfig, train, bce_loss, save_checkpoint, load_checkpoint
+from sparse_tutor.core.train import TrainConfig, train, bce_loss
+from sparse_tutor.core.checkpoint import save_checkpoint, load_checkpoint
 
 
 def small_tf():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sparse_tutor.core.pretrained import RECIPES, train_code_model, ship_models, code_task_accuracies, checkpoint_path, load_pretrained
-from sparse_tutor.core.train import load_checkpoint
+from sparse_tutor.core.checkpoint import load_checkpoint
 
 
 @pytest.mark.parametrize('variant', ['dense', 'sparse'])

@@ -16,7 +16,8 @@ from scipy.stats import spearmanr
 import sparse_tutor as _pkg
 from ..core.models import MLP, MLPConfig
 from ..core.tasks import EasyHardTask, CipherTask, one_hot_pair
-from ..core.train import TrainConfig, train, bce_loss, ce_loss, save_checkpoint, load_checkpoint
+from ..core.train import TrainConfig, train, bce_loss, ce_loss
+from ..core.checkpoint import save_checkpoint, load_checkpoint
 from ..analysis.representation import variance_explained, probe_accuracy, rsa
 from ..circuits.prune import _check_num, _learn_gates, _top_k_masks, _smallest_reaching
 from ..core.stats import mean_ci, paired_diff_ci

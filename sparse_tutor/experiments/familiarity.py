@@ -13,7 +13,8 @@ import torch
 
 from ..core.tasks import VOCAB, STOI, PAD, BOS, get_task, detokenize
 from ..core.models import Transformer
-from ..core.train import train, next_token_loss, save_checkpoint, load_checkpoint
+from ..core.train import train, next_token_loss
+from ..core.checkpoint import save_checkpoint, load_checkpoint
 from ..core.pretrained import RECIPES, N_CTX, CHECKPOINT_DIR, code_model_config
 from ..core.stats import Estimate, diff_ci, paired_diff_ci, spearman_ci, mean_ci
 from ..analysis import lm

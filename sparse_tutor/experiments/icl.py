@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from ..core.models import Transformer, TransformerConfig
-from ..core.train import TrainConfig, train, next_token_loss, save_checkpoint, load_checkpoint, Checkpoint
+from ..core.train import TrainConfig, train, next_token_loss
+from ..core.checkpoint import save_checkpoint, load_checkpoint, Checkpoint
 from ..core.sparsity import topk_energy
 from ..core.stats import mean_ci, paired_diff_ci, spearman_ci
 
