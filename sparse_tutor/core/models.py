@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['MODEL_KINDS', 'HookPoint', 'HookedModel', 'MLPConfig', 'HiddenLayer', 'MLP', 'TransformerConfig', 'RMSNorm',
-           'Attention', 'MLPBlock', 'Block', 'Transformer', 'scale_nodes', 'model_config_dict', 'build_model']
+           'Attention', 'MLPBlock', 'Block', 'Transformer', 'scale_nodes', 'hidden_acts', 'model_config_dict',
+           'build_model']
 
 # %% ../../nbs/api/core/03_models.ipynb #dbf6d936
 class HookPoint(nn.Module):
@@ -283,6 +284,14 @@ def scale_nodes(nodes=None, scale: float | torch.Tensor = 0.0, reference: torch.
         out[..., idx] = scale * act[..., idx] + (1 - scale) * r
         return out
     return fn
+
+# %% ../../nbs/api/core/03_models.ipynb #7196f807
+def hidden_acts(model: MLP, x: torch.Tensor) -> dict:
+    "Post-ReLU activations of every hidden layer of an MLP on `x`: hook name -> [n, width] tensor (no gradient)."
+    if not isinstance(model, MLP): raise TypeError(f"model: expected a sparse_tutor MLP, got {type(model).__name__}")
+    names = [name for name in model.hook_names() if name.startswith('hidden.') and name.endswith('hook_post')]
+    with torch.no_grad(): _, cache = model.run_with_cache(x, names=names)
+    return cache
 
 # %% ../../nbs/api/core/03_models.ipynb #3abae7b4
 MODEL_KINDS = {'mlp': (MLP, MLPConfig), 'transformer': (Transformer, TransformerConfig)}

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats as _st
 
 # %% auto #0
-__all__ = ['Estimate', 'mean_ci', 'diff_ci', 'paired_diff_ci', 'spearman_ci']
+__all__ = ['Estimate', 'mean_ci', 'diff_ci', 'paired_diff_ci', 'spearman_ci', 'timing_summary']
 
 # %% ../../nbs/api/core/07_stats.ipynb #e4383814
 @dataclass(frozen=True)
@@ -72,3 +72,9 @@ def spearman_ci(x, y, confidence: float = 0.95, n_resamples: int = 2000, seed: i
         return 0.0 if np.isnan(r) else r
     if np.ptp(x) == 0 or np.ptp(y) == 0: raise ValueError("x, y: a rank correlation needs values that vary; one of them is constant")
     return _boot((x, y), rho, True, confidence, n_resamples, seed)
+
+# %% ../../nbs/api/core/07_stats.ipynb #bb253ea9
+def timing_summary(ms) -> dict:
+    "Median and 95th percentile of a list of milliseconds, and how many there were."
+    times = _sample(ms, 'ms')
+    return {'median': float(np.median(times)), 'p95': float(np.percentile(times, 95)), 'n': len(times)}
