@@ -1,38 +1,68 @@
 """Every lesson in a real browser: JupyterLab and Notebook 7 in headless Chromium (Debian's chromium, driven by
-playwright), every cell run with the app's own run-all command.
+playwright), every cell run with the app's own run-all command (the harness is tests/browser_harness.py).
 
 For each lesson notebook found by nbs/lessons/[0-9][0-9]_*.ipynb, and each app:
 - every code cell runs and none shows an error;
-- every widget the lesson displays renders (a view element for each widget output, none broken or still loading);
-- every ipywidgets slider, moved one step with the real keyboard (JupyterLab: focus the handle, press an arrow key)
-  and with the real mouse (drag the handle), changes the numbers the notebook displays;
-- every circuit-graph node, i.e. an element carrying a `data-node` attribute in the outputs (the course's anywidget
-  graph marks its clickable nodes this way), clicked with the mouse, changes the text the notebook displays.
-"Displayed" means the text of all of the notebook's outputs, without the controls' own readouts and labels.
+- every widget the lesson displays renders (a view element for each widget output, none broken or still loading).
+
+For each lesson that tests/lesson_widgets.json declares a widget for, and each app:
+- at least the declared number of ipywidgets sliders render, and every slider, moved one step with the real keyboard
+  (JupyterLab: focus the handle, press an arrow key) and with the real mouse (drag the handle), changes the numbers
+  the notebook displays;
+- the circuit graph renders at least the declared number of nodes (elements carrying a `data-node` attribute, the
+  course's anywidget graph marks its clickable nodes this way), and a node clicked with the mouse changes the text
+  the notebook displays.
+"Displayed" means the text of all of the notebook's outputs, without the controls' own readouts and labels. A widget
+that is declared but renders empty fails; a lesson without a declared widget is not part of those checks.
 
 A screenshot of each lesson, taken after its controls were used, goes to test-artifacts/browser/.
 A missing chromium or playwright fails these tests; it never skips them. The lessons are copied to a temporary
 directory first, and the profile turns autosave off, so a run never writes into nbs/.
 """
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from sparse_tutor.bench import (JupyterServer, chromium, open_notebook, run_all, shutdown_kernel, sliders, graph_nodes,
-                                move_slider, click_node, displayed_numbers, slider_browser_ms, wait_kernel_idle)
+from browser_harness import (APPS, JupyterServer, chromium, open_notebook, run_all, shutdown_kernel, sliders,
+                             graph_nodes, move_slider, click_node, displayed_numbers, wait_kernel_idle)
+from sparse_tutor.bench import slider_browser_ms
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
-LESSONS = sorted((REPO / 'nbs' / 'lessons').glob('[0-9][0-9]_*.ipynb'))
+LESSONS = sorted(p.stem for p in (REPO / 'nbs' / 'lessons').glob('[0-9][0-9]_*.ipynb'))
+WIDGETS = json.loads((Path(__file__).with_name('lesson_widgets.json')).read_text())['lessons']
 ARTIFACTS = REPO / 'test-artifacts' / 'browser'
-APPS = ['lab', 'notebook']       # JupyterLab and Notebook 7
+
+# (app, lesson) pairs; each runs its lesson once, shared by every test below that takes it (tests/conftest.py keeps
+# a pair's tests together)
+RUNS = [(app, lesson) for app in APPS for lesson in LESSONS]
+SLIDER_RUNS = [run for run in RUNS if WIDGETS.get(run[1], {}).get('min_sliders')]
+GRAPH_RUNS = [run for run in RUNS if WIDGETS.get(run[1], {}).get('min_graph_nodes')]
+# the library's widget classes: a lesson that builds one displays a control and must be declared
+WIDGET_CLASSES = ('ProbeExplorer', 'AblationSliders', 'CircuitGraph', 'SnapshotScrubber', 'CapstoneExplorer')
+
+
+def _ids(runs): return [f'{app}-{lesson}' for app, lesson in runs]
 
 
 def test_lessons_are_found():
     assert len(LESSONS) >= 2, f"no lesson notebooks under {REPO / 'nbs' / 'lessons'}"
+
+
+def test_widget_manifest_names_the_lessons_that_build_widgets():
+    unknown = sorted(set(WIDGETS) - set(LESSONS))
+    assert not unknown, f"tests/lesson_widgets.json declares widgets of lessons that do not exist: {unknown}"
+    builds = set()
+    for lesson in LESSONS:
+        nb = json.loads((REPO / 'nbs' / 'lessons' / f'{lesson}.ipynb').read_text())
+        code = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
+        if re.search(r'\b(%s)\(' % '|'.join(WIDGET_CLASSES), code): builds.add(lesson)
+    assert builds == set(WIDGETS), (f"lessons that build a widget {sorted(builds)} and lessons declared in "
+                                    f"tests/lesson_widgets.json {sorted(WIDGETS)} differ")
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +86,7 @@ def servers(served):
         if app not in started: started[app] = JupyterServer(served, app).start()
         return started[app]
     yield get
-    for s in started.values(): s.stop()
+    for server in started.values(): server.stop()
 
 
 class LessonRun:
@@ -71,24 +101,23 @@ class LessonRun:
         self.page.screenshot(path=str(ARTIFACTS / f'{self.app}-{self.lesson}.png'))
 
 
-@pytest.fixture(scope='module', params=[(a, p.name) for a in APPS for p in LESSONS],
-                ids=[f'{a}-{p.stem}' for a in APPS for p in LESSONS])
+@pytest.fixture(scope='module')
 def ran(request, servers, browser):
-    "The lesson opened in the app and run top to bottom (once per lesson and app, shared by the tests below)."
-    app, name = request.param
+    "The lesson (`request.param`: app, lesson) opened in the app and run top to bottom, once per lesson and app."
+    app, lesson = request.param
     server = servers(app)
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
     console_errors = []
     page.on('console', lambda m: console_errors.append(m.text) if m.type == 'error' else None)
     try:
-        open_notebook(page, server, name)
+        open_notebook(page, server, f'{lesson}.ipynb')
         report = run_all(page, timeout=600)
     except Exception as e:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f'{app}-{Path(name).stem}-failed.png'))
+        page.screenshot(path=str(ARTIFACTS / f'{app}-{lesson}-failed.png'))
         page.close()
-        raise RuntimeError(f"{name} did not open and run in {app}: {e}\n--- server log ---\n{server.log()}") from e
-    run = LessonRun(app, Path(name).stem, page, report, server)
+        raise RuntimeError(f"{lesson} did not open and run in {app}: {e}\n--- server log ---\n{server.log()}") from e
+    run = LessonRun(app, lesson, page, report, server)
     run.console_errors = console_errors
     run.screenshot()
     yield run
@@ -97,55 +126,69 @@ def ran(request, servers, browser):
     page.close()
 
 
+@pytest.mark.parametrize('ran', RUNS, indirect=True, ids=_ids(RUNS))
 def test_every_cell_runs_without_error(ran):
-    r = ran.report
-    assert r['errors'] == [], f"{ran.lesson} in {ran.app}: cells show errors: {r['errors']}"
-    assert r['code_cells'] > 0 and r['executed'] == r['code_cells'], \
-        f"{ran.lesson} in {ran.app}: {r['executed']} of {r['code_cells']} code cells ran"
+    report = ran.report
+    assert report['errors'] == [], f"{ran.lesson} in {ran.app}: cells show errors: {report['errors']}"
+    assert report['code_cells'] > 0 and report['executed'] == report['code_cells'], \
+        f"{ran.lesson} in {ran.app}: {report['executed']} of {report['code_cells']} code cells ran"
 
 
+@pytest.mark.parametrize('ran', RUNS, indirect=True, ids=_ids(RUNS))
 def test_every_widget_renders(ran):
-    r = ran.report
-    assert r['broken'] == [], f"{ran.lesson} in {ran.app}: widgets failed to render: {r['broken']}"
-    assert r['widget_views_rendered'] == r['widget_views'], \
-        f"{ran.lesson} in {ran.app}: {r['widget_views']} widget outputs but {r['widget_views_rendered']} rendered views"
-    widget_errors = [t for t in ran.console_errors if 'widget' in t.lower() or 'anywidget' in t.lower()]
+    report = ran.report
+    assert report['broken'] == [], f"{ran.lesson} in {ran.app}: widgets failed to render: {report['broken']}"
+    assert report['widget_views_rendered'] == report['widget_views'], \
+        (f"{ran.lesson} in {ran.app}: {report['widget_views']} widget outputs but "
+         f"{report['widget_views_rendered']} rendered views")
+    widget_errors = [t for t in ran.console_errors if 'widget' in t.lower()]
     assert widget_errors == [], f"{ran.lesson} in {ran.app}: widget errors in the browser console: {widget_errors}"
 
 
-def _check_move(ran, what, r):
-    assert r['changed'], f"{ran.lesson} in {ran.app}: {what} changed nothing the notebook displays"
-    assert r['numbers_changed'], (f"{ran.lesson} in {ran.app}: {what} changed the text but not its numbers:\n"
-                                  f"before: {r['before'][-400:]}\nafter: {r['after'][-400:]}")
+def _check_move(ran, what, moved):
+    assert moved['changed'], f"{ran.lesson} in {ran.app}: {what} changed nothing the notebook displays"
+    assert moved['numbers_changed'], (f"{ran.lesson} in {ran.app}: {what} changed the text but not its numbers:\n"
+                                      f"before: {moved['before'][-400:]}\nafter: {moved['after'][-400:]}")
 
 
-def test_sliders_change_the_displayed_numbers(ran):
+def _try_slider(ran, handle, i, how):
+    "Move slider `i` one step (to the end if one step shows nothing), check the numbers change, put it back."
+    lo, hi = float(handle.get_attribute('aria-valuemin')), float(handle.get_attribute('aria-valuemax'))
+    before = float(handle.get_attribute('aria-valuenow'))
+    moved = move_slider(ran.page, handle, how=how, timeout=5)
+    assert float(handle.get_attribute('aria-valuenow')) != before, \
+        f"{ran.lesson} in {ran.app}: slider {i} did not move with the {how}"
+    if not moved['numbers_changed']:     # one step of a slider that matters little may not show: go to the end
+        moved = move_slider(ran.page, handle, how=how, far=True, direction='left' if before > lo else 'right')
+    _check_move(ran, f"slider {i} moved with the {how}", moved)
+    if before in (lo, hi):               # put it back, so that the next slider is tried from the lesson's state
+        move_slider(ran.page, handle, how=how, far=True, direction='right' if before == hi else 'left', timeout=5)
+
+
+@pytest.mark.parametrize('ran', SLIDER_RUNS, indirect=True, ids=_ids(SLIDER_RUNS))
+def test_declared_sliders_change_the_displayed_numbers(ran):
+    declared = WIDGETS[ran.lesson]
     handles = sliders(ran.page)
     n = handles.count()
-    if n == 0: pytest.skip(f"{ran.lesson} displays no slider")
+    assert n >= declared['min_sliders'], (f"{ran.lesson} in {ran.app}: {declared['widget']} should show at least "
+                                          f"{declared['min_sliders']} sliders (tests/lesson_widgets.json); {n} rendered")
     # Notebook 7 (7.6) takes arrow keys at the document before they reach an ipywidgets slider: there, the mouse only.
     ways = ['keyboard', 'mouse'] if ran.app == 'lab' else ['mouse']
     for i in range(n):
-        h = handles.nth(i)
-        lo, hi = float(h.get_attribute('aria-valuemin')), float(h.get_attribute('aria-valuemax'))
-        for how in ways:
-            before = float(h.get_attribute('aria-valuenow'))
-            r = move_slider(ran.page, h, how=how, timeout=5)
-            assert float(h.get_attribute('aria-valuenow')) != before, f"{ran.lesson}: slider {i} did not move with the {how}"
-            if not r['numbers_changed']:     # one step of a slider that matters little may not show: go to the end
-                r = move_slider(ran.page, h, how=how, far=True, direction='left' if before > lo else 'right')
-            _check_move(ran, f"slider {i} moved with the {how}", r)
-            if before in (lo, hi):           # put it back, so that the next slider is tried from the lesson's state
-                move_slider(ran.page, h, how=how, far=True, direction='right' if before == hi else 'left', timeout=5)
+        for how in ways: _try_slider(ran, handles.nth(i), i, how)
 
 
-def test_graph_nodes_respond_to_clicks(ran):
+@pytest.mark.parametrize('ran', GRAPH_RUNS, indirect=True, ids=_ids(GRAPH_RUNS))
+def test_declared_graph_nodes_respond_to_clicks(ran):
+    declared = WIDGETS[ran.lesson]
     nodes = graph_nodes(ran.page)
     n = nodes.count()
-    if n == 0: pytest.skip(f"{ran.lesson} displays no circuit graph ([data-node])")
+    assert n >= declared['min_graph_nodes'], \
+        (f"{ran.lesson} in {ran.app}: {declared['widget']} should show at least {declared['min_graph_nodes']} "
+         f"graph nodes (tests/lesson_widgets.json); {n} rendered")
     for i in sorted({0, n // 2, n - 1}):
-        r = click_node(ran.page, nodes.nth(i))
-        assert r['changed'], f"{ran.lesson} in {ran.app}: clicking graph node {i} changed nothing the notebook displays"
+        moved = click_node(ran.page, nodes.nth(i))
+        assert moved['changed'], f"{ran.lesson} in {ran.app}: clicking graph node {i} changed nothing displayed"
 
 
 # A stand-in for the course's circuit graph: an anywidget drawing SVG nodes marked `data-node`; a click selects the
@@ -183,23 +226,32 @@ def test_graph_click_machinery(served, servers, browser):
     page = browser.new_page(viewport={'width': 1000, 'height': 600})
     try:
         open_notebook(page, servers('lab'), 'graph_stand_in.ipynb')
-        rep = run_all(page, timeout=120)
-        assert rep['errors'] == [] and rep['widget_views'] == rep['widget_views_rendered'] == 1, rep
+        report = run_all(page, timeout=120)
+        assert report['errors'] == [] and report['widget_views'] == report['widget_views_rendered'] == 1, report
         nodes = graph_nodes(page)
         assert nodes.count() == 3
-        r = click_node(page, nodes.nth(1))
-        assert r['changed'] and 'node b: 2 edges' in r['after'] and 'node b' not in r['before'], r
-        r = click_node(page, nodes.nth(2))
-        assert r['changed'] and 'node c: 3 edges' in r['after'], r
+        moved = click_node(page, nodes.nth(1))
+        assert moved['changed'] and 'node b: 2 edges' in moved['after'] and 'node b' not in moved['before'], moved
+        moved = click_node(page, nodes.nth(2))
+        assert moved['changed'] and 'node c: 3 edges' in moved['after'], moved
         shutdown_kernel(page)
     finally:
         page.close()
 
 
 def test_slider_browser_latency():
-    "The benchmark's browser figure: the probe explorer's PCs slider, key press to new numbers, 20 moves."
-    r = slider_browser_ms(20)
-    assert r['moves'] == 20 and 0 < r['median'] <= r['p95'] < 10_000, r
+    "The benchmark's browser figure (the harness run as a script): the probe explorer's PCs slider, 20 moves."
+    figure = slider_browser_ms(20)
+    assert figure['n'] == 20 and figure['median'] > 0, figure
+
+
+def test_missing_chromium_says_what_to_install():
+    with pytest.raises(RuntimeError, match='apt-get install chromium'):
+        with chromium('/nonexistent/chromium'): pass
+
+
+def test_server_refuses_an_unknown_app(tmp_path):
+    with pytest.raises(ValueError, match="app: expected one of"): JupyterServer(tmp_path, app='classic')
 
 
 def test_displayed_numbers():

@@ -6,12 +6,16 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from sparse_tutor.experiments.findings import one_thread
+from sparse_tutor.core.train import one_thread
 from sparse_tutor.core.models import MLP, MLPConfig
-from sparse_tutor.analysis.representation import split_indices, probe_from_coords
-from sparse_tutor.experiments.capstone import (CapstoneModel, load_capstone, capstone_data, layer_acts, analysis_scores,
-                                   forward_blend, feature_losses)
-from sparse_tutor.widgets.capstone_explorer import CapstoneExplorer, ORDERS, ridge_probes, bench_capstone_slider_ms
+from sparse_tutor.analysis.representation import split_indices
+from sparse_tutor.analysis.probes import probe_from_coords
+from sparse_tutor.core.models import hidden_acts
+from sparse_tutor.circuits.mlp import forward_blend, feature_losses
+from sparse_tutor.experiments.capstone_models import CapstoneModel, load_capstone, capstone_data
+from sparse_tutor.experiments.capstone import analysis_scores
+from sparse_tutor.widgets.capstone_explorer import CapstoneExplorer, ORDERS, bench_capstone_slider_ms
+from sparse_tutor.analysis.probes import ridge_probes
 
 one_thread()
 DENSE, SPARSE = load_capstone('easy_hard', 'dense', 0), load_capstone('easy_hard', 'sparse', 0)
@@ -55,14 +59,14 @@ def test_analysis_order_ablates_the_top_eta_squared_node(ex):
 def test_move_is_forward_blend(ex):
     nums = ex.set(feature='hard', order='random', **{'hidden.1.hook_post': 7, 'hidden.3.hook_post': 3})
     for v in VS:
-        scales = {l: torch.ones(w).index_fill_(0, ex.ablated(v)[l], 0.0) for l, w in ex.widths.items()}
+        scales = {name: torch.ones(width).index_fill_(0, ex.ablated(v)[name], 0.0) for name, width in ex.widths.items()}
         assert sorted(int((s == 0).sum()) for s in scales.values()) == [0, 0, 3, 7]
         with torch.no_grad(): out = forward_blend(ex.cms[v].model, ex.data['x'], scales, ex._m[v]['means'])
-        for f, l in feature_losses(out, ex.data).items(): assert np.isclose(float(l), nums[v]['loss'][f], atol=1e-6)
+        for f, loss in feature_losses(out, ex.data).items(): assert np.isclose(float(loss), nums[v]['loss'][f], atol=1e-6)
 
 def test_reset_restores_the_intact_numbers(ex):
     intact = _core(ex.numbers())
-    ex.set(order='random', **{l: 9 for l in ex.layers})
+    ex.set(order='random', **{name: 9 for name in ex.layers})
     assert _core(ex.numbers()) != intact
     assert _core(ex.reset()) == intact and all(k == 0 for k in ex.ks.values())
 
@@ -104,7 +108,7 @@ def test_widget_sliders_move_the_numbers(ex):
 
 def test_ridge_probes_match_the_analysis_probe():
     d = capstone_data('easy_hard', 0, 'test', 300)
-    a = layer_acts(SPARSE.model, d['x'])['hidden.3.hook_post'].double().numpy()
+    a = hidden_acts(SPARSE.model, d['x'])['hidden.3.hook_post'].double().numpy()
     a[:, :10] = a[:, :10].mean(0)
     tr, te = split_indices(300, 0.5, 0)
     labs = {'easy': d['labels']['easy'], 'hard': d['labels']['hard'], 'three': np.arange(300) % 3}
@@ -118,29 +122,30 @@ def _other(shape_hidden=(32,) * 4, **kw):
 
 @pytest.mark.parametrize('call, err, msg', [
     (lambda: CapstoneExplorer('dense', SPARSE), TypeError, r'dense: expected a CapstoneModel.*got str'),
+    (lambda: CapstoneExplorer(DENSE, SPARSE, seed=-1), ValueError, r'seed: expected an int >= 0, got -1'),
     (lambda: CapstoneExplorer(DENSE, SPARSE.model), TypeError, r'sparse: expected a CapstoneModel.*got MLP'),
     (lambda: CapstoneExplorer(SPARSE, DENSE), ValueError, r"dense: expected a CapstoneModel of variant 'dense'"),
     (lambda: CapstoneExplorer(DENSE, load_capstone('cipher', 'sparse', 0)), ValueError, r"sparse: .*task 'easy_hard', got task 'cipher'"),
     (lambda: CapstoneExplorer(DENSE, load_capstone('easy_hard', 'sparse', 1)), ValueError, r'sparse: .*seed 0, got seed 1'),
     (lambda: CapstoneExplorer(DENSE, _other((16,) * 4)), ValueError, r'sparse: .*shape.*\(16, 16, 16, 16\)'),
     (lambda: CapstoneExplorer(DENSE, SPARSE, n=10), ValueError, r'n: expected an int >= 100, got 10'),
-    (lambda: CapstoneExplorer(DENSE, SPARSE, n=500.0), ValueError, r'n: expected an int'),
+    (lambda: CapstoneExplorer(DENSE, SPARSE, n=500.0), TypeError, r'n: expected an int >= 100, got float 500.0'),
 ])
 def test_bad_construction(call, err, msg):
     with pytest.raises(err, match=msg): call()
 
-@pytest.mark.parametrize('kw, msg', [
-    ({'feature': 'sum'}, r"feature: expected one of \('easy', 'hard'\).*got 'sum'"),
-    ({'order': 'eta'}, r"order: expected one of \('analysis', 'ablation', 'random'\), got 'eta'"),
-    ({'hidden.9.hook_post': 1}, r"layer: expected one of the hook names .*got 'hidden.9.hook_post'"),
-    ({'hidden.0.hook_post': 33}, r'hidden.0.hook_post: expected an int .* in 0..32, got 33'),
-    ({'hidden.0.hook_post': -1}, r'hidden.0.hook_post: expected an int .* in 0..32, got -1'),
-    ({'hidden.0.hook_post': 2.0}, r'hidden.0.hook_post: expected an int .*got 2.0'),
-    ({'hidden.0.hook_post': True}, r'hidden.0.hook_post: expected an int .*got True'),
+@pytest.mark.parametrize('kw, exc, msg', [
+    ({'feature': 'sum'}, ValueError, r"feature: expected one of \['easy', 'hard'\], got 'sum'"),
+    ({'order': 'eta'}, ValueError, r"order: expected one of \['analysis', 'ablation', 'random'\], got 'eta'"),
+    ({'hidden.9.hook_post': 1}, ValueError, r"layer: expected one of \['hidden.0.hook_post', .*got 'hidden.9.hook_post'"),
+    ({'hidden.0.hook_post': 33}, ValueError, r'hidden.0.hook_post: expected an int number of ablated nodes in 0..32, got 33'),
+    ({'hidden.0.hook_post': -1}, ValueError, r'hidden.0.hook_post: expected an int .* in 0..32, got -1'),
+    ({'hidden.0.hook_post': 2.0}, TypeError, r'hidden.0.hook_post: expected an int .*got float 2.0'),
+    ({'hidden.0.hook_post': True}, TypeError, r'hidden.0.hook_post: expected an int .*got bool True'),
 ])
-def test_bad_moves_change_nothing(ex, kw, msg):
+def test_bad_moves_change_nothing(ex, kw, exc, msg):
     before = (ex.state(), _core(ex.numbers()))
-    with pytest.raises(ValueError, match=msg): ex.set(**({'order': 'random'} | kw))
+    with pytest.raises(exc, match=msg): ex.set(**({'order': 'random'} | kw))
     assert (ex.state(), _core(ex.numbers())) == before
 
 def test_orders_differ_and_random_is_shared(ex):
@@ -152,5 +157,5 @@ def test_orders_differ_and_random_is_shared(ex):
 def test_bench_slider_ms():
     r = bench_capstone_slider_ms(n_moves=5)
     assert set(r) == {'easy_hard', 'cipher'}
-    for t in r.values(): assert 0 < t['median'] <= t['p95'] < 1000
+    for t in r.values(): assert t['n'] == 5 and t['p95'] < 1000
     with pytest.raises(ValueError, match='n_moves: expected an int >= 1, got 0'): bench_capstone_slider_ms(0)

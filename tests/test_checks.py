@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from sparse_tutor.exercises import checks as C
 from sparse_tutor.exercises import lesson1 as E
+from sparse_tutor.exercises import lesson2 as E2
 
 ROOT = Path(__file__).resolve().parent.parent
 SOL = ROOT / 'nbs' / 'lessons' / 'solutions'
@@ -39,8 +40,8 @@ def test_check_never_raises(answer, expected):
 @settings(max_examples=60, deadline=None)
 @given(answer=weird)
 def test_exercise_checks_never_raise(answer):
-    for fn in (E.check_l1_variance_explained, E.check_l1_rsa, E.check_l1_keep_top_pcs, E.check_l2_decrypt,
-               E.check_l2_rotation, E.check_l2_ablate_hook):
+    for fn in (E.check_l1_variance_explained, E.check_l1_rsa, E.check_l1_keep_top_pcs, E2.check_l2_decrypt,
+               E2.check_l2_rotation, E2.check_l2_ablate_hook):
         r = fn(answer, quiet=True)
         assert not r and r.message
     # also wrong *functions*: constant, raising, returning NaN
@@ -73,9 +74,9 @@ def test_solutions_pass_lesson1():
 
 def test_solutions_pass_lesson2():
     s = load('02_computation_without_representation')
-    assert E.check_l2_decrypt(s.decrypt_sum, quiet=True)
-    assert E.check_l2_rotation(s.my_random_rotation, quiet=True)
-    assert E.check_l2_ablate_hook(s.mean_ablate_hook, quiet=True)
+    assert E2.check_l2_decrypt(s.decrypt_sum, quiet=True)
+    assert E2.check_l2_rotation(s.my_random_rotation, quiet=True)
+    assert E2.check_l2_ablate_hook(s.mean_ablate_hook, quiet=True)
 
 def test_plausible_wrong_answers_fail():
     s = load('01_what_analysis_sees')
@@ -91,13 +92,13 @@ def test_plausible_wrong_answers_fail():
     assert not r and 'entries differ' in r.message
     r = E.check_l1_knobs(dict(init_scale=0.5), quiet=True)    # the default: the bias is still there
     assert not r and 'ratio' in r.message
-    assert not E.check_l2_decrypt(lambda c, ka, kb, p: c - ka - kb, quiet=True)
+    assert not E2.check_l2_decrypt(lambda c, ka, kb, p: c - ka - kb, quiet=True)
     def in_place(units, mean):
         def hook(act, name):
             act[:, units] = mean[units]
             return act
         return hook
-    r = E.check_l2_ablate_hook(in_place, quiet=True)
+    r = E2.check_l2_ablate_hook(in_place, quiet=True)
     assert not r and 'in place' in r.message
 
 @pytest.mark.parametrize('lesson, names', [

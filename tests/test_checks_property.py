@@ -1,5 +1,5 @@
 """The in-lesson self-checks never crash on a student's answer. Hypothesis feeds every `check_*` function of
-sparse_tutor.exercises.checks, .exercises, .exercises_circuits, .exercises_activation, .exercises_icl and .exercises_capstone
+sparse_tutor.exercises.checks and of every lesson's module (sparse_tutor.exercises.lesson1 ... lesson7)
 wrong types, wrong shapes, NaNs, huge numbers, objects that misbehave when printed or compared, and functions that raise or return
 nonsense: each must return a failed CheckResult with a message, never raise. (A student pressing stop, KeyboardInterrupt, is meant to get through.)"""
 import inspect
@@ -11,7 +11,9 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 
 from sparse_tutor.exercises import checks as C
 from sparse_tutor.exercises import lesson1 as E
-from sparse_tutor.exercises import lesson3 as EC
+from sparse_tutor.exercises import lesson2 as E2
+from sparse_tutor.exercises import lesson3 as E3
+from sparse_tutor.exercises import lesson4 as EC
 from sparse_tutor.exercises import lesson5 as EA
 from sparse_tutor.exercises import lesson6 as EI
 from sparse_tutor.exercises import lesson7 as EK
@@ -59,15 +61,21 @@ callables = st.one_of(exceptions.map(raiser), values.map(returner), st.just(lamb
                       st.just(returner(Unprintable())), st.just(returner(float('nan'))), st.just(returner(np.full(3, np.nan))))
 answers = st.one_of(values, callables)
 
+MODULES = (C, E, E2, E3, EC, EA, EI, EK)
+
 def _check_functions():
     fns = {}
-    for mod in (C, E, EC, EA, EI, EK):
+    for mod in MODULES:
         for name, fn in vars(mod).items():
             if name.startswith('check') and inspect.isfunction(fn) and fn.__module__ == mod.__name__: fns[f"{mod.__name__}.{name}"] = fn
     return fns
 
 FUNCS = _check_functions()
 FAST = {k: f for k, f in FUNCS.items() if not k.endswith(('check_l1_knobs', 'check_l4_key_node', 'check_l6_best', 'check_l7_reading', '.check', '.check_cases'))}
+
+def test_every_exercise_module_is_covered():
+    import pkgutil, sparse_tutor.exercises as package
+    assert {info.name for info in pkgutil.iter_modules(package.__path__)} == {mod.__name__.rsplit('.', 1)[1] for mod in MODULES}
 
 def test_every_self_check_is_covered():
     names = {k.rsplit('.', 1)[1] for k in FUNCS}
@@ -116,8 +124,8 @@ def test_knobs_check_never_raises(knobs):
 @pytest.fixture(scope='module')
 def sliders():
     from sparse_tutor.core.pretrained import load_pretrained
-    from sparse_tutor.circuits.prune import load_circuit
-    from sparse_tutor.widgets.circuit_graph import AblationSliders
+    from sparse_tutor.experiments.tracing import load_circuit
+    from sparse_tutor.widgets.ablation_sliders import AblationSliders
     return AblationSliders(load_pretrained('sparse').model, load_circuit('sparse', 'single_double_quote'), prompt=0)
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

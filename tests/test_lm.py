@@ -47,9 +47,9 @@ def test_unknown_model_name(no_network):
         lm.hidden_states('/nonexistent/folder/of/a/model', ['text'])
 
 
-@pytest.mark.parametrize('name', ['', '   ', 42, None])
-def test_bad_model_name_type(name):
-    with pytest.raises(TypeError, match='model: expected'):
+@pytest.mark.parametrize('name, err', [('', ValueError), ('   ', ValueError), (42, TypeError), (None, TypeError)])
+def test_bad_model_name(name, err):
+    with pytest.raises(err, match='^model: expected a model name'):
         lm.load_lm(name)
 
 

@@ -1,4 +1,5 @@
-"Bad input to sparse_tutor.core.sparsity: the right error type, and a message that names the argument and what came."
+"""Bad input to weight sparsity (sparse_tutor.core.sparsity) and to the activation sparsity measures
+(sparse_tutor.analysis.activation_sparsity): the right error type, and a message that names the argument and what came."""
 import math
 
 import numpy as np
@@ -7,8 +8,9 @@ import torch
 import torch.nn as nn
 from hypothesis import given, settings, strategies as st
 
-from sparse_tutor.core.sparsity import (SPARSITY_MEASURES, AbsTopK, WeightSparsifier, abs_topk, effective_rank,
-                                   frac_near_zero, gini, hoyer, l0_schedule, l1_l2, sparsify_, topk_energy, topk_mask)
+from sparse_tutor.core.sparsity import AbsTopK, WeightSparsifier, abs_topk, l0_schedule, sparsify_, topk_mask
+from sparse_tutor.analysis.activation_sparsity import (SPARSITY_MEASURES, effective_rank, frac_near_zero, gini, hoyer, l1_l2,
+                                                       topk_energy)
 
 
 def _params():
@@ -23,23 +25,23 @@ def _params():
     ('0.5', TypeError, "got str '0.5'"), (True, TypeError, 'got bool True'), (None, TypeError, 'got NoneType'),
 ])
 def test_sparsify_bad_density(density, err, got):
-    with pytest.raises(err, match=r'^density: expected a float in \(0, 1\]') as e: sparsify_(torch.randn(4, 4), density)
+    with pytest.raises(err, match=r'^density: expected a finite number in \(0, 1\]') as e: sparsify_(torch.randn(4, 4), density)
     assert got in str(e.value)
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not 0 < v <= 1))
 @settings(max_examples=50, deadline=None)
 def test_sparsify_any_density_outside_unit_interval(density):
-    with pytest.raises(ValueError, match=r'^density: expected a float in \(0, 1\], got '): sparsify_(torch.randn(3, 3), density)
+    with pytest.raises(ValueError, match=r'^density: expected a finite number in \(0, 1\], got '): sparsify_(torch.randn(3, 3), density)
 
 
 @pytest.mark.parametrize('frac', [0, -0.5, 1.5, float('nan')])
 def test_topk_energy_frac_outside_unit_interval(frac):
-    with pytest.raises(ValueError, match=r'^frac: expected a float in \(0, 1\], got '): topk_energy([1., 2., 3.], frac=frac)
+    with pytest.raises(ValueError, match=r'^frac: expected a finite number in \(0, 1\], got '): topk_energy([1., 2., 3.], frac=frac)
 
 
 def test_topk_energy_frac_wrong_type():
-    with pytest.raises(TypeError, match=r'^frac: expected a float in \(0, 1\], got str'): topk_energy([1., 2.], frac='5%')
+    with pytest.raises(TypeError, match=r'^frac: expected a finite number in \(0, 1\], got str'): topk_energy([1., 2.], frac='5%')
 
 
 # ---- topk_mask / sparsify_ ----------------------------------------------------------------------------------------
@@ -85,12 +87,12 @@ def test_weight_not_finite(bad):
     (dict(step=1.5), TypeError, r'^step: expected an int >= 0, got float 1.5'),
     (dict(total_steps=0), ValueError, r'^total_steps: expected an int >= 1, got 0'),
     (dict(total_steps='100'), TypeError, r"^total_steps: expected an int >= 1, got str '100'"),
-    (dict(target_density=0), ValueError, r'^target_density: expected a float in \(0, 1\], got 0'),
-    (dict(target_density=float('nan')), ValueError, r'^target_density: expected a float in \(0, 1\], got nan'),
-    (dict(anneal_frac=1.5), ValueError, r'^anneal_frac: expected a float in \[0, 1\], got 1.5'),
-    (dict(anneal_frac=-0.1), ValueError, r'^anneal_frac: expected a float in \[0, 1\], got -0.1'),
-    (dict(start_density=0.05), ValueError, r'^start_density: expected a float >= target_density=0.1 .*got 0.05'),
-    (dict(start_density=2.0), ValueError, r'^start_density: expected a float in \(0, 1\], got 2'),
+    (dict(target_density=0), ValueError, r'^target_density: expected a finite number in \(0, 1\], got 0'),
+    (dict(target_density=float('nan')), ValueError, r'^target_density: expected a finite number in \(0, 1\], got nan'),
+    (dict(anneal_frac=1.5), ValueError, r'^anneal_frac: expected a finite number in \[0, 1\], got 1.5'),
+    (dict(anneal_frac=-0.1), ValueError, r'^anneal_frac: expected a finite number in \[0, 1\], got -0.1'),
+    (dict(start_density=0.05), ValueError, r'^start_density: expected a number >= target_density=0.1 .*got 0.05'),
+    (dict(start_density=2.0), ValueError, r'^start_density: expected a finite number in \(0, 1\], got 2'),
 ])
 def test_l0_schedule_bad_args(kwargs, err, msg):
     args = dict(step=0, total_steps=100, target_density=0.1) | kwargs
@@ -119,11 +121,11 @@ def test_sparsifier_bad_params(params, err, msg):
 
 
 @pytest.mark.parametrize('kwargs, err, msg', [
-    (dict(target_density=0), ValueError, r'^target_density: expected a float in \(0, 1\], got 0'),
-    (dict(target_density=1.5), ValueError, r'^target_density: expected a float in \(0, 1\], got 1.5'),
+    (dict(target_density=0), ValueError, r'^target_density: expected a finite number in \(0, 1\], got 0'),
+    (dict(target_density=1.5), ValueError, r'^target_density: expected a finite number in \(0, 1\], got 1.5'),
     (dict(target_density=float('nan')), ValueError, r'^target_density: .*got nan'),
     (dict(total_steps=0), ValueError, r'^total_steps: expected an int >= 1, got 0'),
-    (dict(anneal_frac=2), ValueError, r'^anneal_frac: expected a float in \[0, 1\], got 2'),
+    (dict(anneal_frac=2), ValueError, r'^anneal_frac: expected a finite number in \[0, 1\], got 2'),
     (dict(floor=-1), ValueError, r'^floor: expected an int >= 0, got -1'),
     (dict(floor=4.0), TypeError, r'^floor: expected an int >= 0, got float 4.0'),
 ])
@@ -160,7 +162,7 @@ def test_sparsifier_load_state_dict_bad():
     with pytest.raises(ValueError, match=r'^state: expected keys'): sp.load_state_dict({'floor': 4})
     bad_names = sp.state_dict() | {'names': ['q', 'other']}
     with pytest.raises(ValueError, match=r"^state: expected names \['q', 'fc_in'\], got \['q', 'other'\]"): sp.load_state_dict(bad_names)
-    with pytest.raises(ValueError, match=r'^target_density: expected a float in \(0, 1\], got 0'):
+    with pytest.raises(ValueError, match=r'^target_density: expected a finite number in \(0, 1\], got 0'):
         sp.load_state_dict(sp.state_dict() | {'target_density': 0.0})
     assert sp.target_density == 0.1                                   # a rejected state changes nothing
 
@@ -178,7 +180,7 @@ def test_abs_topk_bad_k(k, err, msg):
 
 def test_abs_topk_bad_dim_and_input():
     with pytest.raises(ValueError, match=r'^dim: expected an int in \[-2, 1\], got 2'): abs_topk(torch.randn(3, 5), 1, dim=2)
-    with pytest.raises(TypeError, match=r'^dim: expected an int, got str'): abs_topk(torch.randn(3, 5), 1, dim='last')
+    with pytest.raises(TypeError, match=r"^dim: expected an int in \[-2, 1\], got str 'last'"): abs_topk(torch.randn(3, 5), 1, dim='last')
     with pytest.raises(TypeError, match=r'^x: expected a torch.Tensor, got list'): abs_topk([1.0, 2.0], 1)
     with pytest.raises(TypeError, match=r'^x: expected a floating-point tensor'): abs_topk(torch.arange(5), 1)
 
@@ -187,6 +189,7 @@ def test_abstopk_module_bad_k():
     with pytest.raises(ValueError, match=r'^k: expected an int >= 1, got 0'): AbsTopK(0)
     with pytest.raises(TypeError, match=r"^k: expected an int >= 1, got str '4'"): AbsTopK('4')
     with pytest.raises(ValueError, match=r'^k: expected an int in \[1, 3\], got 4'): AbsTopK(4)(torch.randn(2, 3))
+    with pytest.raises(TypeError, match=r"^dim: expected an int, got str 'last'"): AbsTopK(2, dim='last')
 
 
 # ---- sparsity measures --------------------------------------------------------------------------------------------
@@ -252,11 +255,11 @@ def test_effective_rank_needs_a_matrix():
 
 
 def test_frac_near_zero_bad_tol_and_relative():
-    with pytest.raises(ValueError, match=r'^tol: expected a float in \[0, 1\], got -0.1'): frac_near_zero([1., 0.], tol=-0.1)
-    with pytest.raises(ValueError, match=r'^tol: expected a float in \[0, 1\], got 2'): frac_near_zero([1., 0.], tol=2.0)
-    with pytest.raises(ValueError, match=r'^tol: expected a float >= 0, got -1'): frac_near_zero([1., 0.], tol=-1, relative=False)
-    with pytest.raises(ValueError, match=r'^tol: expected a float >= 0, got nan'): frac_near_zero([1., 0.], tol=float('nan'), relative=False)
-    with pytest.raises(TypeError, match=r"^tol: expected a float >= 0, got str '0.1'"): frac_near_zero([1., 0.], tol='0.1', relative=False)
+    with pytest.raises(ValueError, match=r'^tol: expected a finite number in \[0, 1\], got -0.1'): frac_near_zero([1., 0.], tol=-0.1)
+    with pytest.raises(ValueError, match=r'^tol: expected a finite number in \[0, 1\], got 2'): frac_near_zero([1., 0.], tol=2.0)
+    with pytest.raises(ValueError, match=r'^tol: expected a finite number >= 0, got -1'): frac_near_zero([1., 0.], tol=-1, relative=False)
+    with pytest.raises(ValueError, match=r'^tol: expected a finite number >= 0, got nan'): frac_near_zero([1., 0.], tol=float('nan'), relative=False)
+    with pytest.raises(TypeError, match=r"^tol: expected a finite number >= 0, got str '0.1'"): frac_near_zero([1., 0.], tol='0.1', relative=False)
     with pytest.raises(TypeError, match=r"^relative: expected a bool, got str 'yes'"): frac_near_zero([1., 0.], relative='yes')
 
 

@@ -1,13 +1,13 @@
-"""Bad input to sparse_tutor.core.tasks: a ValueError or TypeError that names the argument, what was expected and what came."""
+"""Bad input to the tasks (sparse_tutor.core.tasks, .code_language, .code_tasks): a ValueError or TypeError that names the
+argument, what was expected and what came."""
 import numpy as np
 import pytest
 import torch
 
-from sparse_tutor.core.tasks import (
-    BracketCountingTask, CipherTask, CodeLMTask, EasyHardTask, MinimalPairs, at_last, decision_points, decrypt,
-    detokenize, encrypt, get_task, list_tasks, logit_diff, minimal_pair_accuracy, one_hot_pair, prompt_split,
-    register_task, sample_program, tokenize, VOCAB,
-)
+from sparse_tutor.core.tasks import CipherTask, EasyHardTask, decrypt, encrypt, get_task, list_tasks, one_hot_pair, register_task
+from sparse_tutor.core.code_language import VOCAB, decision_points, detokenize, prompt_split, sample_program, tokenize
+from sparse_tutor.core.code_tasks import (BracketCountingTask, CodeLMTask, MinimalPairs, at_last, logit_diff,
+                                          minimal_pair_accuracy)
 
 PAIRS = ['bracket_counting', 'single_double_quote', 'set_or_string']
 
@@ -141,3 +141,10 @@ def test_good_input_after_bad_input_still_works():
         task.sample(3, seed=0)
     a, b = task.sample(4, seed=0), task.sample(4, seed=0)
     assert isinstance(a, MinimalPairs) and torch.equal(a.tokens, b.tokens)
+
+
+def test_a_taken_name_needs_the_same_definition():
+    "Running a task's definition again re-registers it; a different class under a taken name is refused."
+    with pytest.raises(ValueError, match="name: expected a new task name, got 'cipher', already registered to CipherTask"):
+        register_task('cipher')(type('OtherCipher', (), {}))
+    assert register_task('cipher')(CipherTask) is CipherTask and get_task('cipher').p == 23

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sparse_tutor.analysis import representation as A
+from sparse_tutor.analysis.representation import variance_explained, pca
+from sparse_tutor.analysis.probes import probe_accuracy
 from sparse_tutor.widgets.probe_explorer import ProbeExplorer
 
 rng = np.random.default_rng(1)
@@ -23,7 +24,7 @@ def test_static_figure(ex):
     assert sc.collections[0].get_offsets().shape == (300, 2)
     assert 'coloured by quiet' in sc.get_title() and 'top 5 PCs' in ve.get_title()
     heights = [b.get_height() for b in ve.patches]
-    want = [A.variance_explained(H, LABELS[f], k=5) for f in LABELS]
+    want = [variance_explained(H, LABELS[f], k=5) for f in LABELS]
     assert np.allclose(heights, want)
     probe = [b.get_height() for b in pr.patches]
     assert probe[2] == 0 and probe[0] > 0.99 and probe[1] > 0.99       # 'size' is real-valued: no probe
@@ -33,14 +34,14 @@ def test_static_figure(ex):
 def test_scatter_is_pca(ex):
     fig = ex.static('first', 1, 'loud')
     xy = fig.axes[0].collections[0].get_offsets()
-    pc = A.pca(H[ex.tr]).transform(H)[ex.shown, :2]
+    pc = pca(H[ex.tr]).transform(H)[ex.shown, :2]
     assert np.allclose(np.abs(xy), np.abs(pc))
 
 def test_numbers_follow_k(ex):
     one, five = ex.numbers('first', 1), ex.numbers('first', 5)
     assert one['probe']['quiet'] < 0.7 < 0.99 < five['probe']['quiet']
     assert one['variance_kept'] < five['variance_kept'] <= 1 + 1e-9
-    assert one['probe']['quiet'] == A.probe_accuracy(H, QUIET, kind='ridge', k=1)
+    assert one['probe']['quiet'] == probe_accuracy(H, QUIET, kind='ridge', k=1)
     assert ex.numbers('first', 1) is one                              # cached
 
 def test_set_clamps_k_to_the_layer(ex):
@@ -59,15 +60,18 @@ def test_widget_builds_without_front_end(ex):
     assert 'loud:' in ex._w['text'].value and 'size:' not in ex._w['text'].value
 
 @pytest.mark.parametrize('call, err, msg', [
-    (lambda: ProbeExplorer([], LABELS), TypeError, 'acts must be a non-empty dict'),
-    (lambda: ProbeExplorer({}, LABELS), TypeError, r'\(empty\)'),
-    (lambda: ProbeExplorer(ACTS, {'x': np.ones(N)}), ValueError, r"labels\['x'\] is constant"),
-    (lambda: ProbeExplorer(ACTS, {'x': LOUD[:10]}), ValueError, r"labels\['x'\] has 10 entries"),
+    (lambda: ProbeExplorer([], LABELS), TypeError, 'acts: expected a non-empty dict layer name -> activations, got list'),
+    (lambda: ProbeExplorer({}, LABELS), ValueError, r'acts: expected a non-empty dict .*, got \{\}'),
+    (lambda: ProbeExplorer(ACTS, 'loud'), TypeError, 'labels: expected a non-empty dict feature name -> labels'),
+    (lambda: ProbeExplorer(ACTS, {'x': np.ones(N)}), ValueError, r"labels\['x'\]: expected values that vary, got a constant"),
+    (lambda: ProbeExplorer(ACTS, {'x': LOUD[:10]}), ValueError, r"labels\['x'\]: expected 400 entries, one per row of the activations, got 10"),
     (lambda: ProbeExplorer({'a': H, 'b': H[:10]}, LABELS), ValueError, 'same number of inputs'),
-    (lambda: ProbeExplorer({'a': H[:, 0]}, LABELS), ValueError, r"acts\['a'\] must be 2-D"),
-    (lambda: ProbeExplorer(ACTS, LABELS).numbers('first', 6), ValueError, 'k must be an int between 1 and 5'),
-    (lambda: ProbeExplorer(ACTS, LABELS).numbers('third', 1), ValueError, 'layer must be one of'),
-    (lambda: ProbeExplorer(ACTS, LABELS).static(feature='colour'), ValueError, 'feature must be one of'),
+    (lambda: ProbeExplorer({'a': H[:, 0]}, LABELS), ValueError, r"acts\['a'\]: expected a 2-D array"),
+    (lambda: ProbeExplorer(ACTS, LABELS).numbers('first', 6), ValueError, r'k: expected an int in \[1, 5\], got 6'),
+    (lambda: ProbeExplorer(ACTS, LABELS).numbers('first', 2.0), TypeError, 'k: expected an int in'),
+    (lambda: ProbeExplorer(ACTS, LABELS).numbers('third', 1), ValueError, 'layer: expected one of'),
+    (lambda: ProbeExplorer(ACTS, LABELS).numbers(2, 1), ValueError, r'layer: expected a layer index in 0\.\.1'),
+    (lambda: ProbeExplorer(ACTS, LABELS).static(feature='colour'), ValueError, 'feature: expected one of'),
 ])
 def test_bad_input(call, err, msg):
     with pytest.raises(err, match=msg): call()

@@ -4,14 +4,16 @@
 
 # %% ../../nbs/api/core/03_models.ipynb #99f20f55
 from __future__ import annotations
-import json, math
+import math
 from contextlib import contextmanager
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict
 from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .validate import check_int, check_number, check_type, check_choice
 
 # %% auto #0
 __all__ = ['MODEL_KINDS', 'HookPoint', 'HookedModel', 'MLPConfig', 'HiddenLayer', 'MLP', 'TransformerConfig', 'RMSNorm',
@@ -31,13 +33,13 @@ class HookPoint(nn.Module):
             if out is not None: x = out
         return x
 
-
+# %% ../../nbs/api/core/03_models.ipynb #9013cc6f
 class HookedModel(nn.Module):
     "Base class: names every `HookPoint` by its module path and runs functions on them."
     def _name_hooks(self):
         self.hook_points = {}
-        for name, m in self.named_modules():
-            if isinstance(m, HookPoint): m.name, self.hook_points[name] = name, m
+        for name, module in self.named_modules():
+            if isinstance(module, HookPoint): module.name, self.hook_points[name] = name, module
 
     def hook_names(self) -> list[str]:
         "Every hook point name, in forward order."
@@ -52,12 +54,12 @@ class HookedModel(nn.Module):
     @contextmanager
     def hooks(self, fns: dict[str, Callable | list[Callable]]):
         "Within the block, run `fn(act, name) -> new act or None` at each named hook point."
-        if not isinstance(fns, dict): raise TypeError(f"fns: expected a dict hook name -> function, got {type(fns).__name__}")
+        check_type('fns', fns, dict, 'a dict hook name -> function')
         self._check_names(fns, 'fns')
         added = []
         try:
-            for name, f in fns.items():
-                for fn in (f if isinstance(f, (list, tuple)) else [f]):
+            for name, hook_fns in fns.items():
+                for fn in (hook_fns if isinstance(hook_fns, (list, tuple)) else [hook_fns]):
                     if not callable(fn): raise TypeError(f"fns[{name!r}]: expected a callable, got {type(fn).__name__}")
                     self.hook_points[name].fns.append(fn); added.append((name, fn))
             yield self
@@ -82,16 +84,14 @@ class HookedModel(nn.Module):
         raise NotImplementedError
 
 # %% ../../nbs/api/core/03_models.ipynb #44f82d58
-def _check_int(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, int): raise TypeError(f"{name}: expected an int >= {lo}, got {v!r}")
-    if v < lo: raise ValueError(f"{name}: expected an int >= {lo}, got {v}")
-
 def _check_input(x, name, ndim, dtype_kind):
-    if not isinstance(x, torch.Tensor): raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    "A forward pass's input: a tensor of `ndim` dimensions, float without NaN (`dtype_kind='float'`) or of token ids."
+    check_type(name, x, torch.Tensor, 'a torch.Tensor')
     if x.ndim != ndim: raise ValueError(f"{name}: expected a {ndim}-D tensor, got shape {tuple(x.shape)}")
     if dtype_kind == 'float':
         if not x.is_floating_point(): raise TypeError(f"{name}: expected a float tensor, got {x.dtype}")
-        if torch.isnan(x).any(): raise ValueError(f"{name}: contains NaN")
+        if torch.isnan(x).any():
+            raise ValueError(f"{name}: expected a tensor without NaN, got {int(torch.isnan(x).sum())} NaN")
     elif x.is_floating_point() or x.dtype == torch.bool:
         raise TypeError(f"{name}: expected an integer (token id) tensor, got {x.dtype}")
 
@@ -104,14 +104,12 @@ class MLPConfig:
     init_scale: float = 1.0
 
     def __post_init__(self):
-        _check_int('d_in', self.d_in); _check_int('d_out', self.d_out)
+        self.d_in, self.d_out = check_int('d_in', self.d_in, 1), check_int('d_out', self.d_out, 1)
         if isinstance(self.d_hidden, int): self.d_hidden = (self.d_hidden,)
-        if not isinstance(self.d_hidden, (tuple, list)) or not self.d_hidden:
-            raise TypeError(f"d_hidden: expected a non-empty tuple of ints, got {self.d_hidden!r}")
-        for i, h in enumerate(self.d_hidden): _check_int(f'd_hidden[{i}]', h)
-        self.d_hidden = tuple(self.d_hidden)
-        if not isinstance(self.init_scale, (int, float)) or not math.isfinite(self.init_scale) or self.init_scale <= 0:
-            raise ValueError(f"init_scale: expected a finite number > 0, got {self.init_scale!r}")
+        check_type('d_hidden', self.d_hidden, (tuple, list), 'a non-empty tuple of ints')
+        if not self.d_hidden: raise ValueError(f"d_hidden: expected a non-empty tuple of ints, got {self.d_hidden!r}")
+        self.d_hidden = tuple(check_int(f'd_hidden[{i}]', width, 1) for i, width in enumerate(self.d_hidden))
+        self.init_scale = check_number('init_scale', self.init_scale, 0, lo_open=True)
 
 
 class HiddenLayer(nn.Module):
@@ -122,30 +120,31 @@ class HiddenLayer(nn.Module):
 
     def forward(self, x): return self.hook_post(F.relu(self.hook_pre(self.linear(x))))
 
-
+# %% ../../nbs/api/core/03_models.ipynb #17eec1c3
 class MLP(HookedModel):
     "ReLU MLP with a hook before and after every nonlinearity."
     kind = 'mlp'
     def __init__(self, cfg: MLPConfig):
         super().__init__()
-        if not isinstance(cfg, MLPConfig): raise TypeError(f"cfg: expected an MLPConfig, got {type(cfg).__name__}")
+        check_type('cfg', cfg, MLPConfig)
         self.cfg = cfg
         dims = (cfg.d_in,) + cfg.d_hidden
-        self.hidden = nn.ModuleList([HiddenLayer(a, b) for a, b in zip(dims[:-1], dims[1:])])
+        self.hidden = nn.ModuleList([HiddenLayer(d_in, d_out) for d_in, d_out in zip(dims[:-1], dims[1:])])
         self.readout = nn.Linear(dims[-1], cfg.d_out)
         self.hook_logits = HookPoint()
         with torch.no_grad():
-            for p in self.parameters(): p.mul_(cfg.init_scale)
+            for param in self.parameters(): param.mul_(cfg.init_scale)
         self._name_hooks()
 
     def forward(self, x):
         _check_input(x, 'x', 2, 'float')
-        if x.shape[1] != self.cfg.d_in: raise ValueError(f"x: expected {self.cfg.d_in} features per row, got {x.shape[1]}")
+        if x.shape[1] != self.cfg.d_in:
+            raise ValueError(f"x: expected {self.cfg.d_in} features per row, got {x.shape[1]}")
         for layer in self.hidden: x = layer(x)
         return self.hook_logits(self.readout(x))
 
     def sparsifiable_params(self):
-        return {n: p for n, p in self.named_parameters() if p.ndim == 2}
+        return {name: param for name, param in self.named_parameters() if param.ndim == 2}
 
 # %% ../../nbs/api/core/03_models.ipynb #5248bdcd
 @dataclass
@@ -161,11 +160,11 @@ class TransformerConfig:
     attn_sink: bool = True
 
     def __post_init__(self):
-        for k in ('vocab_size', 'n_ctx', 'd_model', 'n_layers', 'n_heads', 'd_head', 'd_mlp'): _check_int(k, getattr(self, k))
-        for k in ('bigram_table', 'attn_sink'):
-            if not isinstance(getattr(self, k), bool): raise TypeError(f"{k}: expected a bool, got {getattr(self, k)!r}")
+        for field in ('vocab_size', 'n_ctx', 'd_model', 'n_layers', 'n_heads', 'd_head', 'd_mlp'):
+            setattr(self, field, check_int(field, getattr(self, field), 1))
+        for field in ('bigram_table', 'attn_sink'): check_type(field, getattr(self, field), bool)
 
-
+# %% ../../nbs/api/core/03_models.ipynb #5cbe4bcf
 class RMSNorm(nn.Module):
     def __init__(self, d, eps=1e-6):
         super().__init__()
@@ -173,7 +172,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, x): return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
-
+# %% ../../nbs/api/core/03_models.ipynb #f55748f4
 class Attention(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -191,7 +190,7 @@ class Attention(nn.Module):
         B, T, _ = resid.shape
         x = self.hook_in(self.norm(resid))
         q, k, v = self.hook_q(self.q(x)), self.hook_k(self.k(x)), self.hook_v(self.v(x))
-        heads = lambda t: t.view(B, T, self.n_heads, self.d_head).transpose(1, 2)      # B,H,T,dh
+        heads = lambda proj: proj.view(B, T, self.n_heads, self.d_head).transpose(1, 2)  # B,H,T,dh
         scores = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(self.d_head)         # B,H,T,T
         scores = scores.masked_fill(~self.causal[:T, :T], float('-inf'))
         if self.sink is not None:
@@ -201,7 +200,7 @@ class Attention(nn.Module):
         z = (pattern @ heads(v)).transpose(1, 2).reshape(B, T, -1)                     # B,T,H*dh
         return self.o(self.hook_z(z))
 
-
+# %% ../../nbs/api/core/03_models.ipynb #17b930e4
 class MLPBlock(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -227,13 +226,13 @@ class Block(nn.Module):
         resid = self.hook_resid_mid(resid + self.hook_attn_out(self.attn(resid)))
         return self.hook_resid_post(resid + self.hook_mlp_out(self.mlp(resid)))
 
-
+# %% ../../nbs/api/core/03_models.ipynb #42647027
 class Transformer(HookedModel):
     "Tiny decoder-only transformer: `tokens` [B, T] -> next-token logits [B, T, vocab_size]."
     kind = 'transformer'
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
-        if not isinstance(cfg, TransformerConfig): raise TypeError(f"cfg: expected a TransformerConfig, got {type(cfg).__name__}")
+        check_type('cfg', cfg, TransformerConfig)
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos_embed = nn.Parameter(torch.zeros(cfg.n_ctx, cfg.d_model))
@@ -248,8 +247,8 @@ class Transformer(HookedModel):
     def _init(self):
         nn.init.normal_(self.embed.weight, std=1.0)
         nn.init.normal_(self.pos_embed, std=0.1)
-        for n, p in self.named_parameters():
-            if p.ndim == 2 and n.startswith('blocks.'): nn.init.normal_(p, std=1 / math.sqrt(p.shape[1]))
+        for name, param in self.named_parameters():
+            if param.ndim == 2 and name.startswith('blocks.'): nn.init.normal_(param, std=1 / math.sqrt(param.shape[1]))
         nn.init.normal_(self.unembed.weight, std=1 / math.sqrt(self.cfg.d_model))
 
     def forward(self, tokens):
@@ -257,7 +256,8 @@ class Transformer(HookedModel):
         T = tokens.shape[1]
         if T > self.cfg.n_ctx: raise ValueError(f"tokens: expected at most n_ctx={self.cfg.n_ctx} positions, got {T}")
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.cfg.vocab_size):
-            raise ValueError(f"tokens: expected ids in [0, {self.cfg.vocab_size}), got range [{tokens.min()}, {tokens.max()}]")
+            raise ValueError(f"tokens: expected ids in [0, {self.cfg.vocab_size}), "
+                             f"got range [{tokens.min()}, {tokens.max()}]")
         resid = self.hook_embed(self.embed(tokens) + self.pos_embed[:T])
         for block in self.blocks: resid = block(resid)
         logits = self.unembed(self.hook_final(self.norm_final(resid)))
@@ -265,8 +265,9 @@ class Transformer(HookedModel):
         return logits
 
     def sparsifiable_params(self):
-        return {n: p for n, p in self.named_parameters()
-                if p.ndim == 2 and n.startswith('blocks.') and n.rsplit('.', 2)[-2] in ('q', 'k', 'v', 'o', 'fc_in', 'fc_out')}
+        matrices = ('q', 'k', 'v', 'o', 'fc_in', 'fc_out')
+        return {name: param for name, param in self.named_parameters()
+                if param.ndim == 2 and name.startswith('blocks.') and name.rsplit('.', 2)[-2] in matrices}
 
 # %% ../../nbs/api/core/03_models.ipynb #c18461be
 def scale_nodes(nodes=None, scale: float | torch.Tensor = 0.0, reference: torch.Tensor | float = 0.0):
@@ -274,21 +275,21 @@ def scale_nodes(nodes=None, scale: float | torch.Tensor = 0.0, reference: torch.
     `scale` may be a number or a tensor with one entry per node."""
     if nodes is not None and not isinstance(nodes, (list, tuple, range, torch.Tensor)):
         raise TypeError(f"nodes: expected None, a list of indices or a tensor, got {type(nodes).__name__}")
-    if not isinstance(scale, (int, float, torch.Tensor)): raise TypeError(f"scale: expected a number or tensor, got {type(scale).__name__}")
+    check_type('scale', scale, (int, float, torch.Tensor), 'a number or tensor')
     idx = None if nodes is None else torch.as_tensor(nodes, dtype=torch.long)
     def fn(act, name):
         ref = reference if isinstance(reference, (int, float)) else reference.to(act.dtype)
         if idx is None: return scale * act + (1 - scale) * ref
         out = act.clone()
-        r = ref if isinstance(ref, (int, float)) else ref[..., idx]
-        out[..., idx] = scale * act[..., idx] + (1 - scale) * r
+        ref_nodes = ref if isinstance(ref, (int, float)) else ref[..., idx]
+        out[..., idx] = scale * act[..., idx] + (1 - scale) * ref_nodes
         return out
     return fn
 
 # %% ../../nbs/api/core/03_models.ipynb #7196f807
 def hidden_acts(model: MLP, x: torch.Tensor) -> dict:
     "Post-ReLU activations of every hidden layer of an MLP on `x`: hook name -> [n, width] tensor (no gradient)."
-    if not isinstance(model, MLP): raise TypeError(f"model: expected a sparse_tutor MLP, got {type(model).__name__}")
+    check_type('model', model, MLP, 'a sparse_tutor MLP')
     names = [name for name in model.hook_names() if name.startswith('hidden.') and name.endswith('hook_post')]
     with torch.no_grad(): _, cache = model.run_with_cache(x, names=names)
     return cache
@@ -298,14 +299,13 @@ MODEL_KINDS = {'mlp': (MLP, MLPConfig), 'transformer': (Transformer, Transformer
 
 def model_config_dict(model: HookedModel) -> dict:
     "The JSON-able description of `model`: its kind and config."
-    if not isinstance(model, HookedModel): raise TypeError(f"model: expected an MLP or Transformer, got {type(model).__name__}")
+    check_type('model', model, HookedModel, 'an MLP or Transformer')
     return {'kind': model.kind, 'config': asdict(model.cfg)}
 
 def build_model(kind: str, config: dict) -> HookedModel:
     "A freshly initialised model of `kind` ('mlp' or 'transformer') from a config dict."
-    if kind not in MODEL_KINDS: raise ValueError(f"kind: expected one of {list(MODEL_KINDS)}, got {kind!r}")
-    cls, cfg_cls = MODEL_KINDS[kind]
-    if not isinstance(config, dict): raise TypeError(f"config: expected a dict, got {type(config).__name__}")
+    model_cls, cfg_cls = MODEL_KINDS[check_choice('kind', kind, tuple(MODEL_KINDS))]
+    check_type('config', config, dict)
     try: cfg = cfg_cls(**config)
     except TypeError as e: raise ValueError(f"config: does not fit {cfg_cls.__name__}: {e}") from None
-    return cls(cfg)
+    return model_cls(cfg)

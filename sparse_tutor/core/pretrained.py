@@ -5,30 +5,33 @@ the shipped checkpoints; and how well each solves the minimal-pair tasks."""
 
 # %% ../../nbs/api/core/06_pretrained.ipynb #46c624f1
 from __future__ import annotations
-import copy, importlib.util, time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from .tasks import VOCAB, get_task, minimal_pair_accuracy
+from .validate import check_int, check_choice
+from .tasks import get_task
+from .code_language import VOCAB
+from .code_tasks import at_last, minimal_pair_accuracy
 from .models import Transformer, TransformerConfig
 from .train import TrainConfig, train, next_token_loss
-from .checkpoint import save_checkpoint, load_checkpoint, Checkpoint
+from .checkpoint import ASSETS_DIR, save_checkpoint, load_checkpoint, Checkpoint
 
 # %% auto #0
-__all__ = ['CODE_TASKS', 'CHECKPOINT_DIR', 'N_CTX', 'RECIPES', 'code_model_config', 'logits_at_last', 'task_accuracy',
-           'code_task_accuracies', 'train_code_model', 'checkpoint_path', 'ship_models', 'load_pretrained']
+__all__ = ['CODE_TASKS', 'CHECKPOINT_DIR', 'N_CTX', 'RECIPES', 'code_model_config', 'task_accuracy', 'code_task_accuracies',
+           'train_code_model', 'checkpoint_path', 'ship_models', 'load_pretrained']
 
 # %% ../../nbs/api/core/06_pretrained.ipynb #677e800c
 CODE_TASKS = ('bracket_counting', 'single_double_quote', 'set_or_string')
-CHECKPOINT_DIR = Path(importlib.util.find_spec('sparse_tutor').origin).resolve().parent / 'assets' / 'checkpoints'
+CHECKPOINT_DIR = ASSETS_DIR / 'checkpoints'
 N_CTX = 48
 
 def code_model_config(**overrides) -> TransformerConfig:
     "The shape of both course transformers."
-    return TransformerConfig(**{**dict(vocab_size=len(VOCAB), n_ctx=N_CTX, d_model=64, n_layers=2, n_heads=4, d_head=16,
-                                       d_mlp=256, attn_sink=True), **overrides})
+    shape = dict(vocab_size=len(VOCAB), n_ctx=N_CTX, d_model=64, n_layers=2, n_heads=4, d_head=16, d_mlp=256,
+                 attn_sink=True)
+    return TransformerConfig(**{**shape, **overrides})
 
 RECIPES = {
     'dense':  TrainConfig(steps=3000, batch_size=64, lr=3e-3, eps=1e-8, warmup_frac=0.05, decay='cosine', seed=0),
@@ -37,16 +40,11 @@ RECIPES = {
 }
 
 # %% ../../nbs/api/core/06_pretrained.ipynb #1ccb3a08
-def logits_at_last(model: Transformer, batch) -> torch.Tensor:
-    "Next-token logits at each prompt's last token: [n, vocab]."
-    logits = model(batch.tokens)
-    return logits[torch.arange(len(batch.last)), batch.last]
-
 def task_accuracy(model: Transformer, task: str, n: int = 1000, seed: int = 1234, split: str = 'test') -> float:
     "Minimal-pair accuracy of `model` on `n` held-out examples of `task`."
-    if task not in CODE_TASKS: raise ValueError(f"task: expected one of {CODE_TASKS}, got {task!r}")
+    check_choice('task', task, CODE_TASKS)
     batch = get_task(task).sample(n, seed=seed, split=split)
-    with torch.no_grad(): return float(minimal_pair_accuracy(logits_at_last(model, batch), batch))
+    with torch.no_grad(): return float(minimal_pair_accuracy(at_last(model(batch.tokens), batch), batch))
 
 def code_task_accuracies(model: Transformer, n: int = 1000, seed: int = 1234) -> dict:
     "Held-out minimal-pair accuracy for every code task."
@@ -56,42 +54,42 @@ def code_task_accuracies(model: Transformer, n: int = 1000, seed: int = 1234) ->
 def train_code_model(variant: str = 'sparse', steps: int | None = None, seed: int = 0, n_train: int = 100_000,
                      progress: bool = True, eval_every: int = 0, **model_overrides):
     "Train the `variant` ('dense' or 'sparse') transformer on the code-like language; returns (model, history)."
-    if variant not in RECIPES: raise ValueError(f"variant: expected one of {list(RECIPES)}, got {variant!r}")
+    check_choice('variant', variant, tuple(RECIPES))
     cfg = replace(RECIPES[variant], seed=seed, progress=progress, eval_every=eval_every,
                   **({} if steps is None else {'steps': steps}))
-    data = get_task('code_lm', n_ctx=N_CTX).sample(n_train, seed=seed, split='train')
-    data = {'tokens': data['tokens'], 'targets': data['targets']}
+    corpus = get_task('code_lm', n_ctx=N_CTX).sample(n_train, seed=seed, split='train')
+    data = {'tokens': corpus['tokens'], 'targets': corpus['targets']}
     torch.manual_seed(seed)
     model = Transformer(code_model_config(**model_overrides))
-    hist = train(model, data, next_token_loss(), cfg, eval_fn=lambda m: code_task_accuracies(m, n=400))
+    hist = train(model, data, next_token_loss(), cfg, eval_fn=lambda trained: code_task_accuracies(trained, n=400))
     hist['variant'] = variant
     return model, hist
 
+# %% ../../nbs/api/core/06_pretrained.ipynb #e1b7c4d9
 def checkpoint_path(variant: str, seed: int = 0, root=None) -> Path:
     "Where the shipped checkpoint of `variant` and `seed` lives."
-    if variant not in RECIPES: raise ValueError(f"variant: expected one of {list(RECIPES)}, got {variant!r}")
-    return Path(root or CHECKPOINT_DIR) / (f'{variant}.safetensors' if seed == 0 else f'{variant}_seed{seed}.safetensors')
+    check_choice('variant', variant, tuple(RECIPES))
+    seed = check_int('seed', seed, 0)
+    name = f'{variant}.safetensors' if seed == 0 else f'{variant}_seed{seed}.safetensors'
+    return Path(root or CHECKPOINT_DIR) / name
 
 def ship_models(seeds=(0,), out_dir=None, progress: bool = True, steps: int | None = None,
                 variants=tuple(RECIPES)) -> dict:
     "Train the `variants` (dense and sparse) for each seed and write them as checkpoints; returns their accuracies."
-    bad = [v for v in variants if v not in RECIPES]
-    if bad: raise ValueError(f"variants: expected names from {list(RECIPES)}, got {bad}")
+    for variant in variants: check_choice('variants', variant, tuple(RECIPES))
     report = {}
     for seed in seeds:
         for variant in variants:
             model, hist = train_code_model(variant, steps=steps, seed=seed, progress=progress, eval_every=250)
-            acc = code_task_accuracies(model)
+            accuracy = code_task_accuracies(model)
             path = save_checkpoint(model, checkpoint_path(variant, seed, out_dir), history=hist,
-                                   meta={'variant': variant, 'seed': seed, 'test_accuracy': acc})
-            report[f'{variant}_seed{seed}'] = {'path': str(path), 'seconds': hist['seconds'], 'accuracy': acc,
-                                               'density': {k: v[-1] for k, v in hist['density'].items()}}
+                                   meta={'variant': variant, 'seed': seed, 'test_accuracy': accuracy})
+            density = {name: values[-1] for name, values in hist['density'].items()}
+            report[f'{variant}_seed{seed}'] = {'path': str(path), 'seconds': hist['seconds'], 'accuracy': accuracy,
+                                               'density': density}
     return report
 
 def load_pretrained(variant: str = 'sparse', seed: int = 0) -> Checkpoint:
-    "Load a shipped transformer ('dense' or 'sparse'); run `sparse-tutor ship-models` if it is missing."
+    "Load a shipped transformer ('dense' or 'sparse'); `sparse-tutor ship-models` writes them."
     path = checkpoint_path(variant, seed)
-    if not path.is_file():
-        raise ValueError(f"variant/seed: no shipped checkpoint {path.name} in {path.parent}; "
-                         f"train it with `sparse-tutor ship-models --seeds {seed}`")
-    return load_checkpoint(path, kind='transformer')
+    return load_checkpoint(path, kind='transformer', make=f'sparse-tutor ship-models --seeds {seed}')

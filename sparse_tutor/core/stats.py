@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _st
 
+from .validate import check_int, check_number
+
 # %% auto #0
 __all__ = ['Estimate', 'mean_ci', 'diff_ci', 'paired_diff_ci', 'spearman_ci', 'timing_summary']
 
@@ -23,55 +25,67 @@ class Estimate:
     def excludes_zero(self) -> bool: return self.low > 0 or self.high < 0
     def __str__(self): return f"{self.value:.4g} [{self.low:.4g}, {self.high:.4g}]"
 
+# %% ../../nbs/api/core/07_stats.ipynb #9f1c6a08
 def _sample(x, name, min_len=2):
-    try: a = np.asarray(x, dtype=float).ravel()
-    except (TypeError, ValueError): raise TypeError(f"{name}: expected a 1-D sequence of numbers, got {type(x).__name__}") from None
-    if a.size < min_len: raise ValueError(f"{name}: expected at least {min_len} values, got {a.size}")
-    if not np.all(np.isfinite(a)): raise ValueError(f"{name}: expected finite numbers, got {int((~np.isfinite(a)).sum())} NaN/inf")
-    return a
+    "`x` as a flat float array of at least `min_len` finite numbers."
+    try: values = np.asarray(x, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a 1-D sequence of numbers, got {type(x).__name__}") from None
+    if values.size < min_len: raise ValueError(f"{name}: expected at least {min_len} values, got {values.size}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name}: expected finite numbers, got {int((~np.isfinite(values)).sum())} NaN/inf")
+    return values
 
-def _check_conf(confidence, n_resamples):
-    if not (isinstance(confidence, (float, int)) and 0 < confidence < 1):
-        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
-    if not (isinstance(n_resamples, int) and n_resamples >= 100):
-        raise ValueError(f"n_resamples: expected an int >= 100, got {n_resamples!r}")
+def _check_settings(confidence, n_resamples):
+    check_number('confidence', confidence, 0, 1, lo_open=True, hi_open=True)
+    check_int('n_resamples', n_resamples, 100)
 
+# %% ../../nbs/api/core/07_stats.ipynb #61c0d7aa
 def _boot(data, statistic, paired, confidence, n_resamples, seed):
     value = float(statistic(*data))
     if np.ptp(np.concatenate(data)) == 0: return Estimate(value, value, value, confidence)
-    r = _st.bootstrap(data, statistic, paired=paired, vectorized=False, confidence_level=confidence,
-                      n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
-    lo, hi = r.confidence_interval
-    return Estimate(value, float(lo), float(hi), confidence)
+    result = _st.bootstrap(data, statistic, paired=paired, vectorized=False, confidence_level=confidence,
+                           n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    return Estimate(value, float(low), float(high), confidence)
 
 # %% ../../nbs/api/core/07_stats.ipynb #b4a14a8a
 def mean_ci(x, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Estimate:
     "The mean of `x` with its bootstrap interval."
-    _check_conf(confidence, n_resamples)
+    _check_settings(confidence, n_resamples)
     return _boot((_sample(x, "x"),), np.mean, False, confidence, n_resamples, seed)
 
 def diff_ci(a, b, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Estimate:
     "mean(b) - mean(a) for two independent samples, resampling each on its own."
-    _check_conf(confidence, n_resamples)
-    return _boot((_sample(a, "a"), _sample(b, "b")), lambda u, v: np.mean(v) - np.mean(u), False, confidence, n_resamples, seed)
+    _check_settings(confidence, n_resamples)
+    return _boot((_sample(a, "a"), _sample(b, "b")), lambda u, v: np.mean(v) - np.mean(u), False, confidence,
+                 n_resamples, seed)
 
 def paired_diff_ci(a, b, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Estimate:
     "mean(b - a) for paired samples (the same items measured twice)."
-    _check_conf(confidence, n_resamples)
+    _check_settings(confidence, n_resamples)
     a, b = _sample(a, "a"), _sample(b, "b")
-    if a.size != b.size: raise ValueError(f"b: expected as many values as a ({a.size}) for a paired difference, got {b.size}")
+    if a.size != b.size:
+        raise ValueError(f"b: expected as many values as a ({a.size}) for a paired difference, got {b.size}")
     return _boot((b - a,), np.mean, False, confidence, n_resamples, seed)
+
+# %% ../../nbs/api/core/07_stats.ipynb #c5e9a1f7
+def _spearman(u, v) -> float:
+    "Spearman's rho of one (re)sample; a ValueError if either side is constant there."
+    rho = _st.spearmanr(u, v).statistic
+    if np.isnan(rho):
+        raise ValueError("x, y: a bootstrap resample drew a single value of x or y, so it has no rank correlation; "
+                         "the interval needs more distinct values")
+    return rho
 
 def spearman_ci(x, y, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Estimate:
     "Spearman's rank correlation of paired `x`, `y`, resampling the pairs."
-    _check_conf(confidence, n_resamples)
+    _check_settings(confidence, n_resamples)
     x, y = _sample(x, "x", 3), _sample(y, "y", 3)
     if x.size != y.size: raise ValueError(f"y: expected as many values as x ({x.size}), got {y.size}")
-    def rho(u, v):
-        r = _st.spearmanr(u, v).statistic
-        return 0.0 if np.isnan(r) else r
-    if np.ptp(x) == 0 or np.ptp(y) == 0: raise ValueError("x, y: a rank correlation needs values that vary; one of them is constant")
-    return _boot((x, y), rho, True, confidence, n_resamples, seed)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        raise ValueError("x, y: a rank correlation needs values that vary; one of them is constant")
+    return _boot((x, y), _spearman, True, confidence, n_resamples, seed)
 
 # %% ../../nbs/api/core/07_stats.ipynb #bb253ea9
 def timing_summary(ms) -> dict:

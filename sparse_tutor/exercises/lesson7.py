@@ -4,10 +4,9 @@
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #20935d7c
 from __future__ import annotations
-import math, re
+import numbers, re, sys
 import numpy as np
-import torch
-from .checks import check, compare, CheckResult
+from .checks import check, CheckResult, library_cases
 from ..experiments.capstone import eta_squared, detection_gap, probe_scores
 
 # %% auto #0
@@ -15,25 +14,12 @@ __all__ = ['READINGS', 'check_l7_eta_squared', 'check_l7_gap', 'check_l7_probe_s
            'check_l7_conclusion']
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #0bf04fc2
-def _np(x):
-    if isinstance(x, torch.Tensor): return x.detach().cpu().numpy()
-    return x
-
-def _cases(fn, cases, name, hint, quiet=False) -> CheckResult:
-    "Run `fn(*args)` on each (args, expected, atol, what) case inside a validator, so nothing escapes."
-    def validate(f):
-        if not callable(f): return False, f"expected a function, got {type(f).__name__}"
-        for i, (args, want, atol, what) in enumerate(cases):
-            got = f(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
-            if got is None: return False, "no answer yet (the function returns None)"
-            got = _np(got)
-            if isinstance(want, np.ndarray) and not isinstance(got, str):
-                try: got = np.asarray(got, dtype=float)
-                except (TypeError, ValueError): return False, f"case {i + 1} ({what}): expected an array, got {type(got).__name__}"
-            ok, msg = compare(got, want, atol=atol, rtol=1e-4)
-            if not ok: return False, f"case {i + 1} of {len(cases)} ({what}): {msg}"
-        return True, f"{len(cases)} cases match the library"
-    return check(name, fn, validator=validate, hint=hint, quiet=quiet)
+def _check_cases(fn, cases, name: str, hint: str, quiet: bool = False) -> CheckResult:
+    """`library_cases` on `(args, expected, atol, what)` cases: a failure names its case by number, and the hint says
+    what each numbered case holds."""
+    holds = '; '.join(f"{i + 1}: {what}" for i, (*_, what) in enumerate(cases))
+    return library_cases(fn, [(args, expected, atol) for args, expected, atol, _ in cases], name,
+                         f"{hint} (the cases: {holds})", quiet)
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #2729fabd
 def _relu(x): return np.maximum(x, 0.0)
@@ -54,9 +40,10 @@ def _eta_cases():
 
 def check_l7_eta_squared(fn, quiet=False) -> CheckResult:
     "Lesson 7, exercise 1: `fn(acts, labels)` -> per-node η² of a categorical label."
-    return _cases(fn, _eta_cases(), 'L7 ex 1: per-node eta squared',
-                  'for each class c in np.unique(labels): (labels == c).mean() * (acts[labels == c].mean(0) - acts.mean(0)) ** 2, '
-                  'summed over classes, divided by acts.var(0); 0 where acts.var(0) is 0 (a constant node explains nothing)', quiet)
+    hint = ('for each class c in np.unique(labels): (labels == c).mean() * (acts[labels == c].mean(0) - acts.mean(0)) '
+            '** 2, summed over classes, divided by acts.var(0); 0 where acts.var(0) is 0 (a constant node explains '
+            'nothing)')
+    return _check_cases(fn, _eta_cases(), 'L7 ex 1: per-node eta squared', hint, quiet)
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #5c79c7d3
 def _gap_cases():
@@ -65,7 +52,7 @@ def _gap_cases():
     live = np.ones(40, bool); live[rng.choice(40, 12, replace=False)] = False
     s2, i2 = rng.random(40), rng.random(40)
     i2[live] = i2[live] + s2[live]
-    s2[~live], i2[~live] = 0.0, 0.0                                       # dead nodes: no variance, no harm when ablated
+    s2[~live], i2[~live] = 0.0, 0.0                                    # dead nodes: no variance, no harm when ablated
     s3 = np.arange(10.0); i3 = 9.0 - s3
     s4 = np.round(rng.random(25), 1); i4 = np.round(s4 + rng.normal(0, 0.3, 25), 1)   # ties in both
     s5 = np.full(8, 0.5); s5[:2] = 0.0; i5 = rng.random(8)
@@ -77,15 +64,16 @@ def _gap_cases():
 
 def check_l7_gap(fn, quiet=False) -> CheckResult:
     "Lesson 7, exercise 2: `fn(score, importance, alive)` -> 1 - Spearman over the live nodes."
-    return _cases(fn, _gap_cases(), 'L7 ex 2: the detection gap',
-                  'keep = np.asarray(alive, bool); if np.ptp(score[keep]) == 0 or np.ptp(importance[keep]) == 0 return 1.0; '
-                  'else 1 - scipy.stats.spearmanr(score[keep], importance[keep]).statistic (ranks, not Pearson)', quiet)
+    hint = ('keep = np.asarray(alive, bool); if np.ptp(score[keep]) == 0 or np.ptp(importance[keep]) == 0 return 1.0; '
+            'else 1 - scipy.stats.spearmanr(score[keep], importance[keep]).statistic (ranks, not Pearson)')
+    return _check_cases(fn, _gap_cases(), 'L7 ex 2: the detection gap', hint, quiet)
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #8263df3f
 def _probe_cases():
     rng = np.random.default_rng(5)
     y1 = rng.integers(0, 2, 120)
-    a1 = (rng.normal(size=(120, 6)) + y1[:, None] * np.array([1.0, 0.2, 0.0, 0.0, 0.5, 0.0])) * np.array([1, 10, 0.1, 1, 5, 1])
+    a1 = rng.normal(size=(120, 6)) + y1[:, None] * np.array([1.0, 0.2, 0.0, 0.0, 0.5, 0.0])
+    a1 = a1 * np.array([1, 10, 0.1, 1, 5, 1])
     a1[:, 3] = 0.0                                                       # a dead node
     y2 = rng.integers(0, 3, 150)
     a2 = (rng.normal(size=(150, 5)) + np.eye(3)[y2] @ rng.normal(size=(3, 5))) * np.array([0.5, 3.0, 1.0, 20.0, 1.0])
@@ -95,63 +83,73 @@ def _probe_cases():
 
 def check_l7_probe_scores(fn, quiet=False) -> CheckResult:
     "Lesson 7, exercise 3: `fn(acts, labels)` -> per-node summed |ridge-probe weights| on standardised columns."
-    return _cases(fn, _probe_cases(), 'L7 ex 3: probe-weight scores',
-                  'sd = acts.std(0); live = sd > 1e-6; z = (acts - acts.mean(0)) / np.where(live, sd, 1); '
-                  'coef = np.atleast_2d(RidgeClassifier(alpha=1.0).fit(z, labels).coef_) (for two classes coef_ is one '
-                  'vector [d], not [1, d]); np.abs(coef).sum(0) * live', quiet)
+    hint = ('sd = acts.std(0); live = sd > 1e-6; z = (acts - acts.mean(0)) / np.where(live, sd, 1); '
+            'coef = np.atleast_2d(RidgeClassifier(alpha=1.0).fit(z, labels).coef_) (for two classes coef_ is one '
+            'vector [d], not [1, d]); np.abs(coef).sum(0) * live')
+    return _check_cases(fn, _probe_cases(), 'L7 ex 3: probe-weight scores', hint, quiet)
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #59a333c9
 READINGS = ('sparse smaller', 'no clear difference', 'sparse larger')
 
-def _paired_ci(summary):
-    "(low, high) of the pooled paired sparse - dense interval of a summarise_gaps or lesson07_findings dict, or None."
+def _finite_number(value) -> bool:
+    "A real number, not a bool, that a float holds as a finite value."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real): return False
+    return abs(value) <= sys.float_info.max                     # False for NaN, infinities and ints beyond any float
+
+def _paired_ci(summary) -> tuple | None:
+    """(low, high) of the pooled paired sparse - dense interval in a summarise_gaps or lesson07_findings dict; None
+    when the student's summary holds no such interval (two finite numbers, low <= high)."""
     if not isinstance(summary, dict): return None
-    ci = summary.get('gap_sparse_minus_dense_ci')
-    if ci is None and isinstance(summary.get('pooled'), dict): ci = summary['pooled'].get('sparse_minus_dense_ci')
-    try:
-        lo, hi = (float(v) for v in ci)
-    except Exception: return None
-    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) and lo <= hi else None
+    interval = summary.get('gap_sparse_minus_dense_ci')
+    if interval is None and isinstance(summary.get('pooled'), dict):
+        interval = summary['pooled'].get('sparse_minus_dense_ci')
+    if isinstance(interval, np.ndarray): interval = interval.tolist()
+    if not isinstance(interval, (list, tuple)) or len(interval) != 2 or not all(map(_finite_number, interval)):
+        return None
+    low, high = float(interval[0]), float(interval[1])
+    return (low, high) if low <= high else None
 
 def reading_of(low: float, high: float) -> str:
-    "What a paired interval of sparse - dense detection gaps says: 'sparse smaller', 'sparse larger' or 'no clear difference'."
+    "What a paired interval of sparse - dense gaps says: 'sparse smaller', 'sparse larger' or 'no clear difference'."
     return 'sparse smaller' if high < 0 else 'sparse larger' if low > 0 else 'no clear difference'
 
 def check_l7_reading(answer, summary, quiet=False) -> CheckResult:
     "Lesson 7, exercise 4: the reading of the pooled paired interval of sparse - dense detection gaps."
-    def validate(a):
-        if a is None or a is Ellipsis: return False, "no answer yet (READING is still None)"
-        if type(a) is not str: return False, f"expected one of {list(READINGS)} as a str, got {type(a).__name__}"
-        if a not in READINGS: return False, f"expected one of {list(READINGS)}, got {a[:60]!r}"
-        ci = _paired_ci(summary)
-        if ci is None:
-            return False, ("summary: expected the dict summarise_gaps(capstone_table(capstone_models())) or lesson07_findings(), holding the "
-                           "paired interval of sparse - dense as two finite numbers; got something else")
-        lo, hi = ci
-        truth = reading_of(lo, hi)
-        where = 'entirely below zero' if hi < 0 else 'entirely above zero' if lo > 0 else 'reaching across zero'
-        msg = f"the paired interval of sparse - dense is [{lo:+.3f}, {hi:+.3f}], {where}: {truth!r}"
-        return a == truth, (msg if a == truth else f"you read {a!r}; {msg}")
+    def validate(answer):
+        if answer is None or answer is Ellipsis: return False, "no answer yet (READING is still None)"
+        if type(answer) is not str:
+            return False, f"expected one of {list(READINGS)} as a str, got {type(answer).__name__}"
+        if answer not in READINGS: return False, f"expected one of {list(READINGS)}, got {answer[:60]!r}"
+        interval = _paired_ci(summary)
+        if interval is None:
+            return False, ("summary: expected the dict summarise_gaps(capstone_table(capstone_models())) or "
+                           "lesson07_findings(), holding the paired interval of sparse - dense as two finite numbers; "
+                           "got something else")
+        low, high = interval
+        truth = reading_of(low, high)
+        where = 'entirely below zero' if high < 0 else 'entirely above zero' if low > 0 else 'reaching across zero'
+        says = f"the paired interval of sparse - dense is [{low:+.3f}, {high:+.3f}], {where}: {truth!r}"
+        return answer == truth, (says if answer == truth else f"you read {answer!r}; {says}")
     return check('L7 ex 4: read the dense-vs-sparse table', answer, validator=validate, quiet=quiet,
-                 hint="only the paired interval of sparse - dense decides: entirely below zero -> 'sparse smaller'; entirely "
-                      "above -> 'sparse larger'; touching or reaching across zero -> 'no clear difference' (the two means "
-                      "alone do not decide)")
+                 hint="only the paired interval of sparse - dense decides: entirely below zero -> 'sparse smaller'; "
+                      "entirely above -> 'sparse larger'; touching or reaching across zero -> 'no clear difference' "
+                      "(the two means alone do not decide)")
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #a43d735e
 def check_l7_conclusion(text, quiet=False) -> CheckResult:
-    "Lesson 7, exercise 5: the student's conclusion; checked only for citing the table (dense, sparse, a number), not graded."
-    def validate(t):
-        if t is None or t is Ellipsis: return False, "no conclusion yet (CONCLUSION is still None)"
-        if type(t) is not str: return False, f"expected your conclusion as a str, got {type(t).__name__}"
-        n, low = len(t.strip()), t.lower()
-        missing = [m for m, ok in ((f"length (it has {n} characters; write at least 150)", n >= 150),
-                                   ("the word 'dense' (what the dense models showed)", 'dense' in low),
-                                   ("the word 'sparse' (what the sparse models showed)", 'sparse' in low),
-                                   ("a number from the table (a gap, a difference or an interval)", re.search(r'[0-9]', t)))
-                   if not ok]
+    "Lesson 7, exercise 5: the student's conclusion; checked only for citing the table (dense, sparse, a number)."
+    def validate(text):
+        if text is None or text is Ellipsis: return False, "no conclusion yet (CONCLUSION is still None)"
+        if type(text) is not str: return False, f"expected your conclusion as a str, got {type(text).__name__}"
+        n, lower = len(text.strip()), text.lower()
+        needs = ((f"length (it has {n} characters; write at least 150)", n >= 150),
+                 ("the word 'dense' (what the dense models showed)", 'dense' in lower),
+                 ("the word 'sparse' (what the sparse models showed)", 'sparse' in lower),
+                 ("a number from the table (a gap, a difference or an interval)", re.search(r'[0-9]', text)))
+        missing = [what for what, ok in needs if not ok]
         if missing: return False, 'missing ' + '; '.join(missing)
-        return True, ("the conclusion is your own: this check only looks that it cites the table (it speaks of dense and "
-                      "sparse and gives a number), not whether what it says is right")
+        return True, ("the conclusion is your own: this check only looks that it cites the table (it speaks of "
+                      "dense and sparse and gives a number), not whether what it says is right")
     return check('L7 ex 5: your conclusion', text, validator=validate, quiet=quiet,
-                 hint='in your own words: the pooled gap of the dense and of the sparse models, the paired difference and '
-                      'its interval, and what they say about the question of the lesson')
+                 hint='in your own words: the pooled gap of the dense and of the sparse models, the paired difference '
+                      'and its interval, and what they say about the question of the lesson')

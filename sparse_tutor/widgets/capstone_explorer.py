@@ -10,165 +10,144 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from ..experiments.capstone import (CapstoneModel, load_capstone, capstone_data, node_means, feature_losses,
-                                   feature_accuracy, layer_names, layer_acts, analysis_scores, ablation_importance,
-                                   OUTPUTS, ANALYSED, MATCH, prune_data)
+from ..core.validate import check_int, check_type, check_choice
+from ..core.models import hidden_acts
+from ..core.stats import timing_summary
 from ..analysis.representation import split_indices
+from ..analysis.probes import ridge_probes
+from ..circuits.mlp import layer_names, node_means, feature_losses, feature_accuracy
+from ..experiments.capstone_models import (CAPSTONE_TASKS, OUTPUTS, ANALYSED, MATCH, CapstoneModel,
+                                                      load_capstone, capstone_data, prune_data)
+from ..experiments.capstone import analysis_scores, ablation_importance
 
 # %% auto #0
-__all__ = ['ORDERS', 'COLOURS', 'ridge_probes', 'CapstoneExplorer', 'bench_capstone_slider_ms']
-
-# %% ../../nbs/api/widgets/03_capstone_explorer.ipynb #6230a741
-def _targets(y, tr):
-    cl = np.unique(y[tr])
-    t = 2.0 * (y[tr][:, None] == cl[None]) - 1.0
-    return cl, (t[:, 1:] if len(cl) == 2 else t)
-
-def ridge_probes(acts, labels: dict, tr, te, alpha: float = 1.0) -> dict:
-    "Held-out accuracy of a ridge-classifier probe for each of `labels` (name -> classes) on standardised `acts`; one solve."
-    a = np.asarray(acts, dtype=np.float64)
-    if a.ndim != 2: raise ValueError(f"acts: expected a 2-D array [n, d], got shape {a.shape}")
-    mu, sd = a[tr].mean(0), a[tr].std(0)
-    z = (a - mu) / np.where(sd > 1e-6, sd, 1.0)
-    blocks, cols, start = {}, [], 0
-    for lab, y in labels.items():
-        y = np.asarray(y)
-        if len(y) != len(a): raise ValueError(f"labels[{lab!r}]: expected {len(a)} entries, got {len(y)}")
-        cl, t = _targets(y, tr)
-        if len(cl) < 2: raise ValueError(f"labels[{lab!r}]: expected at least 2 classes on the training split, got 1")
-        blocks[lab] = (start, cl); cols.append(t); start += t.shape[1]
-    T, X = np.concatenate(cols, 1), z[tr] - z[tr].mean(0)
-    tm = T.mean(0)
-    W = np.linalg.solve(X.T @ X + alpha * np.eye(X.shape[1]), X.T @ (T - tm))
-    D = (z[te] - z[tr].mean(0)) @ W + tm
-    out = {}
-    for lab, (s, cl) in blocks.items():
-        pred = cl[(D[:, s] > 0).astype(int)] if len(cl) == 2 else cl[D[:, s:s + len(cl)].argmax(1)]
-        out[lab] = float((pred == np.asarray(labels[lab])[te]).mean())
-    return out
+__all__ = ['ORDERS', 'COLOURS', 'CapstoneExplorer', 'bench_capstone_slider_ms']
 
 # %% ../../nbs/api/widgets/03_capstone_explorer.ipynb #fc0cbba3
 ORDERS = ('analysis', 'ablation', 'random')
 
-def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
 def _shape(cm): return (cm.model.cfg.d_in, tuple(cm.model.cfg.d_hidden), cm.model.cfg.d_out)
 
-def _split(v, widths):
-    return dict(zip(widths, np.split(np.asarray(v), np.cumsum(list(widths.values()))[:-1])))
+def _split(values, widths: dict) -> dict:
+    "A vector over every node, split into one per layer."
+    return dict(zip(widths, np.split(np.asarray(values), np.cumsum(list(widths.values()))[:-1])))
 
-def _rank(v) -> torch.Tensor: return torch.from_numpy(np.argsort(-np.asarray(v), kind='stable').copy())
+def _rank(values) -> torch.Tensor: return torch.from_numpy(np.argsort(-np.asarray(values), kind='stable').copy())
+
+def _check_pair(dense, sparse) -> None:
+    "Two CapstoneModels of one task, seed and shape, the dense one first."
+    for name, cm in (('dense', dense), ('sparse', sparse)):
+        check_type(name, cm, CapstoneModel, 'a CapstoneModel (from load_capstone)')
+        if cm.variant != name:
+            raise ValueError(f"{name}: expected a CapstoneModel of variant {name!r}, got variant {cm.variant!r}")
+    if dense.task != sparse.task:
+        raise ValueError(f"sparse: expected a model of the dense model's task {dense.task!r}, got task {sparse.task!r}")
+    if dense.seed != sparse.seed:
+        raise ValueError(f"sparse: expected a model of the dense model's seed {dense.seed}, got seed {sparse.seed}")
+    if _shape(dense) != _shape(sparse):
+        raise ValueError(f"sparse: expected the dense model's shape (inputs, hidden, outputs) {_shape(dense)}, "
+                         f"got {_shape(sparse)}")
 
 class CapstoneExplorer:
     "The dense and the sparse capstone model of one task and seed side by side, under the same ablation sliders."
     def __init__(self, dense: CapstoneModel, sparse: CapstoneModel, n: int = 1000, seed: int = 0):
-        for name, cm, want in (('dense', dense, 'dense'), ('sparse', sparse, 'sparse')):
-            if not isinstance(cm, CapstoneModel):
-                raise TypeError(f"{name}: expected a CapstoneModel (from load_capstone), got {type(cm).__name__}")
-            if cm.variant != want:
-                raise ValueError(f"{name}: expected a CapstoneModel of variant {want!r}, got variant {cm.variant!r}")
-        if dense.task != sparse.task:
-            raise ValueError(f"sparse: expected a model of the dense model's task {dense.task!r}, got task {sparse.task!r}")
-        if dense.seed != sparse.seed:
-            raise ValueError(f"sparse: expected a model of the dense model's seed {dense.seed}, got seed {sparse.seed}")
-        if _shape(dense) != _shape(sparse):
-            raise ValueError(f"sparse: expected the dense model's shape (inputs, hidden, outputs) {_shape(dense)}, "
-                             f"got {_shape(sparse)}")
-        if not _is_int(n) or n < 100: raise ValueError(f"n: expected an int >= 100, got {n!r}")
-        if not _is_int(seed) or seed < 0: raise ValueError(f"seed: expected an int >= 0, got {seed!r}")
-        self.task, self.seed, self.n = dense.task, dense.seed, int(n)
+        _check_pair(dense, sparse)
+        n, seed = check_int('n', n, lo=100), check_int('seed', seed, lo=0)
+        self.task, self.seed, self.n = dense.task, dense.seed, n
         self.cms = {'dense': dense, 'sparse': sparse}
         self.features, self.labels = OUTPUTS[self.task], ANALYSED[self.task]
         self.layers = layer_names(dense.model)
         self.widths = dict(zip(self.layers, dense.model.cfg.d_hidden))
         self.data = capstone_data(self.task, self.seed, 'test', self.n)
         self.tr, self.te = split_indices(self.n, 0.5, seed)
-        self._y = {lab: self.data['labels'][lab] for lab in self.labels}
-        self.chance = {lab: float(np.unique(y[self.te], return_counts=True)[1].max() / len(self.te)) for lab, y in self._y.items()}
-        g = np.random.default_rng(seed)
-        rnd = {l: torch.from_numpy(g.permutation(w)) for l, w in self.widths.items()}
-        self._m = {v: self._prepare(cm, rnd) for v, cm in self.cms.items()}
-        self.feature, self.order, self.ks = self.features[0], ORDERS[0], {l: 0 for l in self.layers}
+        self._y = {label: self.data['labels'][label] for label in self.labels}
+        self.chance = {label: float(np.unique(y[self.te], return_counts=True)[1].max() / len(self.te))
+                       for label, y in self._y.items()}
+        generator = np.random.default_rng(seed)
+        random_order = {name: torch.from_numpy(generator.permutation(width)) for name, width in self.widths.items()}
+        self._m = {variant: self._prepare(cm, random_order) for variant, cm in self.cms.items()}
+        self.feature, self.order, self.ks = self.features[0], ORDERS[0], {name: 0 for name in self.layers}
         self._ui, self._busy, self._last, self.timings = None, False, None, []
         self.intact = self.numbers()
 
-    def _prepare(self, cm, rnd) -> dict:
+    def _prepare(self, cm, random_order) -> dict:
         model = cm.model.eval()
         with torch.no_grad():
             means = node_means(model, prune_data(self.task, self.seed))
-            acts = layer_acts(model, self.data['x'])
+            acts = hidden_acts(model, self.data['x'])
             scores, alive = analysis_scores(model, self.data)
-            imp = ablation_importance(model, self.data, means)['loss']
-        rank = {'random': {f: rnd for f in self.features}}
-        rank['analysis'] = {f: {l: _rank(s) for l, s in _split(scores[MATCH[f]], self.widths).items()} for f in self.features}
-        rank['ablation'] = {f: {l: _rank(s) for l, s in _split(imp[f], self.widths).items()} for f in self.features}
+            importance = ablation_importance(model, self.data, means)['loss']
+        def by_layer(values): return {name: _rank(part) for name, part in _split(values, self.widths).items()}
+        rank = {'random': {feature: random_order for feature in self.features},
+                'analysis': {feature: by_layer(scores[MATCH[feature]]) for feature in self.features},
+                'ablation': {feature: by_layer(importance[feature]) for feature in self.features}}
         return {'model': model, 'means': means, 'acts': acts, 'rank': rank,
-                'dead': {l: torch.from_numpy(~a) for l, a in _split(alive, self.widths).items()},
-                'circuits': {f: {l: cm.circuits[f].masks[l] for l in self.layers} for f in self.features}}
+                'dead': {name: torch.from_numpy(~live) for name, live in _split(alive, self.widths).items()},
+                'circuits': {feature: {name: cm.circuits[feature].masks[name] for name in self.layers}
+                             for feature in self.features}}
 
     def ablated(self, variant: str = 'dense') -> dict:
         "The nodes now mean-ablated in `variant`'s model: hook name -> node indices (its ranking's first k per layer)."
-        if variant not in self.cms: raise ValueError(f"variant: expected 'dense' or 'sparse', got {variant!r}")
-        r = self._m[variant]['rank'][self.order][self.feature]
-        return {l: r[l][:k] for l, k in self.ks.items()}
+        ranking = self._m[check_choice('variant', variant, tuple(self.cms))]['rank'][self.order][self.feature]
+        return {name: ranking[name][:k] for name, k in self.ks.items()}
 
     @torch.no_grad()
     def _run(self, variant):
-        p, idx = self._m[variant], self.ablated(variant)
-        model, first = p['model'], next((i for i, l in enumerate(self.layers) if self.ks[l]), len(self.layers))
-        h = self.data['x'] if first == 0 else p['acts'][self.layers[first - 1]]
+        prepared, ablated = self._m[variant], self.ablated(variant)
+        model = prepared['model']
+        first = next((i for i, name in enumerate(self.layers) if self.ks[name]), len(self.layers))
+        h = self.data['x'] if first == 0 else prepared['acts'][self.layers[first - 1]]
         for i in range(first, len(self.layers)):
-            l = self.layers[i]
+            name = self.layers[i]
             h = F.relu(model.hidden[i].linear(h))
-            if self.ks[l]: h[:, idx[l]] = p['means'][l][idx[l]]
-        return h, model.readout(h), idx
+            if self.ks[name]: h[:, ablated[name]] = prepared['means'][name][ablated[name]]
+        return h, model.readout(h), ablated
 
     def _numbers_of(self, variant) -> dict:
-        h, out, idx = self._run(variant)
-        mask, dead = self._m[variant]['circuits'][self.feature], self._m[variant]['dead']
+        h, out, ablated = self._run(variant)
+        circuit, dead = self._m[variant]['circuits'][self.feature], self._m[variant]['dead']
         return {'acc': feature_accuracy(out, self.data),
-                'loss': {f: float(v) for f, v in feature_losses(out, self.data).items()},
-                'circuit_hits': int(sum(int(mask[l][i].sum()) for l, i in idx.items())),
-                'circuit_size': int(sum(int(m.sum()) for m in mask.values())),
+                'loss': {feature: float(loss) for feature, loss in feature_losses(out, self.data).items()},
+                'circuit_hits': int(sum(int(circuit[name][nodes].sum()) for name, nodes in ablated.items())),
+                'circuit_size': int(sum(int(mask.sum()) for mask in circuit.values())),
                 'probe': ridge_probes(h.double().numpy(), self._y, self.tr, self.te),
                 'ablated': dict(self.ks), 'n_ablated': int(sum(self.ks.values())),
-                'dead_ablated': int(sum(int(dead[l][i].sum()) for l, i in idx.items())),
-                'ablated_nodes': {l: i.tolist() for l, i in idx.items()}}
+                'dead_ablated': int(sum(int(dead[name][nodes].sum()) for name, nodes in ablated.items())),
+                'ablated_nodes': {name: nodes.tolist() for name, nodes in ablated.items()}}
 
     def state(self) -> tuple: return (self.feature, self.order, tuple(self.ks.values()))
 
     def numbers(self) -> dict:
-        """What the explorer shows now: {'dense': {...}, 'sparse': {...}} with accuracy and loss per output feature, circuit
-        hits out of the circuit's size, probe accuracy per analysed label on the last hidden layer, and the ablated counts."""
+        """What the explorer shows now: {'dense': {...}, 'sparse': {...}} with accuracy and loss per output feature,
+        circuit hits out of the circuit's size, probe accuracy per analysed label on the last hidden layer, and the
+        ablated counts."""
         if self._last is None or self._last[0] != self.state():
             nums = {'task': self.task, 'seed': self.seed, 'feature': self.feature, 'order': self.order,
                     'ablated': dict(self.ks), 'chance': dict(self.chance)}
-            nums.update({v: self._numbers_of(v) for v in self.cms})
+            nums.update({variant: self._numbers_of(variant) for variant in self.cms})
             self._last = (self.state(), nums)
         return self._last[1]
 
 # %% ../../nbs/api/widgets/03_capstone_explorer.ipynb #e406c371
 def _set(self, feature=None, order=None, **layers) -> dict:
-    "Move the controls: the `feature`, the `order` of ablation, and per hook name the number of nodes ablated; returns numbers."
-    if feature is not None and feature not in self.features:
-        raise ValueError(f"feature: expected one of {self.features} for the {self.task} task, got {feature!r}")
-    if order is not None and order not in ORDERS: raise ValueError(f"order: expected one of {ORDERS}, got {order!r}")
-    for l, k in layers.items():
-        if l not in self.widths: raise ValueError(f"layer: expected one of the hook names {self.layers}, got {l!r}")
-        if not _is_int(k) or not 0 <= k <= self.widths[l]:
-            raise ValueError(f"{l}: expected an int number of ablated nodes in 0..{self.widths[l]}, got {k!r}")
-    t0 = time.perf_counter()
+    "Move the controls (the `feature`, the `order` of ablation, per hook name the nodes ablated); the new numbers."
+    if feature is not None: check_choice('feature', feature, self.features)
+    if order is not None: check_choice('order', order, ORDERS)
+    for name, k in layers.items():
+        check_choice('layer', name, self.layers)
+        check_int(name, k, 0, self.widths[name], what=f"an int number of ablated nodes in 0..{self.widths[name]}")
+    started = time.perf_counter()
     if feature is not None: self.feature = feature
     if order is not None: self.order = order
-    self.ks.update({l: int(k) for l, k in layers.items()})
+    self.ks.update({name: int(k) for name, k in layers.items()})
     nums = self.numbers()
     if self._ui is not None: self._refresh()
-    self.timings.append(1000 * (time.perf_counter() - t0))
+    self.timings.append(1000 * (time.perf_counter() - started))
     return nums
 
 def _reset(self) -> dict:
     "Every layer back to no ablated node (the feature and the order stay)."
-    return self.set(**{l: 0 for l in self.layers})
+    return self.set(**{name: 0 for name in self.layers})
 
 CapstoneExplorer.set, CapstoneExplorer.reset = _set, _reset
 
@@ -176,18 +155,20 @@ CapstoneExplorer.set, CapstoneExplorer.reset = _set, _reset
 COLOURS = {'dense': 'tab:blue', 'sparse': 'tab:orange'}
 
 def _grouped(ax, names, vals, texts, ylabel, title):
-    x, w = np.arange(len(names)), 0.38
+    x, bar_width = np.arange(len(names)), 0.38
     for j, v in enumerate(COLOURS):
-        bars = ax.bar(x + (j - 0.5) * w, vals[v], w, color=COLOURS[v], label=v)
-        for b, t in zip(bars, texts[v]): ax.text(b.get_x() + w / 2, b.get_height(), t, ha='center', va='bottom', fontsize=7)
+        bars = ax.bar(x + (j - 0.5) * bar_width, vals[v], bar_width, color=COLOURS[v], label=v)
+        for bar, text in zip(bars, texts[v]):
+            ax.text(bar.get_x() + bar_width / 2, bar.get_height(), text, ha='center', va='bottom', fontsize=7)
     ax.set_xticks(x, names); ax.set_ylim(0, 1.15); ax.set_ylabel(ylabel); ax.set_title(title, fontsize=10)
 
 def _title(self) -> str:
-    ab = ', '.join(f"L{i} {self.ks[l]}/{w}" for i, (l, w) in enumerate(self.widths.items()))
-    return f"{self.task}, seed {self.seed}: feature {self.feature!r}, order {self.order!r}; ablated per layer: {ab}"
+    ablated = ', '.join(f"L{i} {self.ks[name]}/{width}" for i, (name, width) in enumerate(self.widths.items()))
+    return (f"{self.task}, seed {self.seed}: feature {self.feature!r}, order {self.order!r}; "
+            f"ablated per layer: {ablated}")
 
 def _static(self, feature=None, order=None, **layers) -> Figure:
-    "A new matplotlib figure of both models' numbers (after moving the controls, if any are given); no front end needed."
+    "A new matplotlib figure of both models' numbers (after moving any controls given); no front end needed."
     if feature is not None or order is not None or layers: self.set(feature, order, **layers)
     nums = self.numbers()
     fig = Figure(figsize=(12, 3.6), dpi=72, layout='constrained')
@@ -212,7 +193,8 @@ CapstoneExplorer.static = _static
 # %% ../../nbs/api/widgets/03_capstone_explorer.ipynb #a1a56ae3
 def _bar(v, colour) -> str:
     return (f'<span style="display:inline-block;width:60px;height:8px;background:#eee;margin-right:6px">'
-            f'<span style="display:block;width:{100 * min(max(v, 0.0), 1.0):.1f}%;height:100%;background:{colour}"></span></span>')
+            f'<span style="display:block;width:{100 * min(max(v, 0.0), 1.0):.1f}%;height:100%;background:{colour}">'
+            '</span></span>')
 
 def _cell(v, base, kind, colour) -> str:
     if kind == 'acc': return f"{_bar(v, colour)}{v:.1%} <span style='color:#999'>({base:.1%})</span>"
@@ -227,47 +209,51 @@ def _table_html(self) -> str:
     for f in self.features:
         rows.append((f"{f}: accuracy", [_cell(nums[v]['acc'][f], base[v]['acc'][f], 'acc', '#2ca02c') for v in cols]))
         rows.append((f"{f}: loss", [_cell(nums[v]['loss'][f], base[v]['loss'][f], 'loss', '') for v in cols]))
-    rows.append(("ablated nodes", [f"{nums[v]['n_ablated']} of {sum(self.widths.values())} ({nums[v]['dead_ablated']} dead)"
+    n_nodes = sum(self.widths.values())
+    rows.append(("ablated nodes", [f"{nums[v]['n_ablated']} of {n_nodes} ({nums[v]['dead_ablated']} dead)"
                                    for v in cols]))
-    rows.append((f"in the {self.feature!r} circuit", [f"{nums[v]['circuit_hits']} of {nums[v]['circuit_size']}" for v in cols]))
+    rows.append((f"in the {self.feature!r} circuit",
+                 [f"{nums[v]['circuit_hits']} of {nums[v]['circuit_size']}" for v in cols]))
     for b in self.labels:
         rows.append((f"probe {b} (chance {self.chance[b]:.0%})",
                      [_cell(nums[v]['probe'][b], base[v]['probe'][b], 'acc', '#9467bd') for v in cols]))
-    body = ''.join(f'<tr><td style="padding-right:14px">{html.escape(r)}</td>'
-                   + ''.join(f'<td style="padding-right:14px;font-family:monospace">{c}</td>' for c in cs) + '</tr>'
-                   for r, cs in rows)
+    body = ''.join(f'<tr><td style="padding-right:14px">{html.escape(label)}</td>'
+                   + ''.join(f'<td style="padding-right:14px;font-family:monospace">{value}</td>' for value in values)
+                   + '</tr>' for label, values in rows)
     return (f'<div style="font-size:12px"><b>{html.escape(_title(self))}</b><br>(grey: intact model; probe read from '
-            f'{self.layers[-1]} after the ablation)</div><table style="font-size:12px"><tr><th></th>{head}</tr>{body}</table>')
+            f'{self.layers[-1]} after the ablation)</div>'
+            f'<table style="font-size:12px"><tr><th></th>{head}</tr>{body}</table>')
 
 def _widget(self):
     "The ipywidgets view (built once)."
     if self._ui is not None: return self._ui
-    import ipywidgets as W
-    feat = W.Dropdown(options=list(self.features), value=self.feature, description='feature')
-    order = W.Dropdown(options=list(ORDERS), value=self.order, description='ablate first')
-    sl = {l: W.IntSlider(value=self.ks[l], min=0, max=w, description=f"L{i} ablated", continuous_update=True,
-                         style={'description_width': '80px'}, layout=W.Layout(width='320px'))
-          for i, (l, w) in enumerate(self.widths.items())}
-    reset = W.Button(description='reset (all intact)')
-    self._w = {'feature': feat, 'order': order, 'sliders': sl, 'reset': reset, 'table': W.HTML()}
-    feat.observe(lambda ch: None if self._busy else self.set(feature=ch['new']), 'value')
-    order.observe(lambda ch: None if self._busy else self.set(order=ch['new']), 'value')
-    for l, s in sl.items(): s.observe(lambda ch, l=l: None if self._busy else self.set(**{l: ch['new']}), 'value')
+    import ipywidgets as widgets
+    feature = widgets.Dropdown(options=list(self.features), value=self.feature, description='feature')
+    order = widgets.Dropdown(options=list(ORDERS), value=self.order, description='ablate first')
+    sliders = {name: widgets.IntSlider(value=self.ks[name], min=0, max=width, description=f"L{i} ablated",
+                                       continuous_update=True, style={'description_width': '80px'},
+                                       layout=widgets.Layout(width='320px'))
+               for i, (name, width) in enumerate(self.widths.items())}
+    reset = widgets.Button(description='reset (all intact)')
+    self._w = {'feature': feature, 'order': order, 'sliders': sliders, 'reset': reset, 'table': widgets.HTML()}
+    feature.observe(lambda change: None if self._busy else self.set(feature=change['new']), 'value')
+    order.observe(lambda change: None if self._busy else self.set(order=change['new']), 'value')
+    for name, slider in sliders.items():
+        slider.observe(lambda change, name=name: None if self._busy else self.set(**{name: change['new']}), 'value')
     reset.on_click(lambda _: self.reset())
-    self._ui = W.VBox([W.HBox([feat, order, reset]),
-                       W.GridBox(list(sl.values()), layout=W.Layout(grid_template_columns='repeat(2, 330px)')),
-                       self._w['table']])
+    grid = widgets.GridBox(list(sliders.values()), layout=widgets.Layout(grid_template_columns='repeat(2, 330px)'))
+    self._ui = widgets.VBox([widgets.HBox([feature, order, reset]), grid, self._w['table']])
     self._refresh()
     return self._ui
 
 def _refresh(self):
-    w = self._w
+    controls = self._w
     self._busy = True                      # moving the controls here must not call back into `set`
     try:
-        w['feature'].value, w['order'].value = self.feature, self.order
-        for l, s in w['sliders'].items(): s.value = self.ks[l]
+        controls['feature'].value, controls['order'].value = self.feature, self.order
+        for name, slider in controls['sliders'].items(): slider.value = self.ks[name]
     finally: self._busy = False
-    w['table'].value = self.table_html()
+    controls['table'].value = self.table_html()
 
 def _display(self):
     from IPython.display import display
@@ -278,19 +264,18 @@ CapstoneExplorer._ipython_display_ = _display
 
 # %% ../../nbs/api/widgets/03_capstone_explorer.ipynb #52c470e7
 def bench_capstone_slider_ms(n_moves: int = 100, seed: int = 0) -> dict:
-    "Server-side milliseconds per slider move (median and 95th percentile) of the explorer on both tasks' shipped models."
-    if not _is_int(n_moves) or n_moves < 1: raise ValueError(f"n_moves: expected an int >= 1, got {n_moves!r}")
+    "Server-side milliseconds per slider move (median, 95th percentile, count) on both tasks' shipped models."
+    n_moves = check_int('n_moves', n_moves, lo=1)
     out = {}
-    for task in OUTPUTS:
-        ex = CapstoneExplorer(load_capstone(task, 'dense', seed), load_capstone(task, 'sparse', seed))
-        ex.widget()
+    for task in CAPSTONE_TASKS:
+        explorer = CapstoneExplorer(load_capstone(task, 'dense', seed), load_capstone(task, 'sparse', seed))
+        explorer.widget()
         rng = np.random.default_rng(0)
-        ex.set(**{ex.layers[0]: 1}); ex.reset()                       # warm-up
-        ex.timings = []
+        explorer.set(**{explorer.layers[0]: 1}); explorer.reset()                       # warm-up
+        explorer.timings = []
         for i in range(n_moves):
-            l = ex.layers[i % len(ex.layers)]
-            k = int(rng.integers(0, ex.widths[l]))
-            ex.set(**{l: k if k != ex.ks[l] else ex.widths[l]})
-        t = np.array(ex.timings)
-        out[task] = {'median': float(np.median(t)), 'p95': float(np.percentile(t, 95))}
+            name = explorer.layers[i % len(explorer.layers)]
+            k = int(rng.integers(0, explorer.widths[name]))
+            explorer.set(**{name: k if k != explorer.ks[name] else explorer.widths[name]})
+        out[task] = timing_summary(explorer.timings)
     return out

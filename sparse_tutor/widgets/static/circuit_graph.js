@@ -51,15 +51,17 @@ function render({ model, el: root }) {
     const sel = model.get("selected");
     for (const n of nodes) {
       const [x, y] = pos[n.id];
-      const c = el("circle", {"data-node": n.id, cx: x, cy: y, r: n.id === sel ? 7 : 5, fill: KIND_COLOURS[n.kind] || "#999",
-                              stroke: n.id === sel ? "#000" : "#fff", "stroke-width": n.id === sel ? 2 : 1,
-                              style: "cursor: pointer"}, svg);
+      const c = el("circle", {"data-node": n.id, cx: x, cy: y, r: n.id === sel ? 7 : 5,
+                              fill: KIND_COLOURS[n.kind] || "#999", stroke: n.id === sel ? "#000" : "#fff",
+                              "stroke-width": n.id === sel ? 2 : 1, style: "cursor: pointer"}, svg);
       const tip = el("title", {}, c);
       tip.textContent = n.id;
       c.addEventListener("click", () => { model.set("selected", n.id); model.save_changes(); });
     }
   }
-  function showInfo() { info.innerHTML = model.get("info") || "<i>click a node to see the tokens that activate it most</i>"; }
+  function showInfo() {
+    info.innerHTML = model.get("info") || "<i>click a node to see the tokens that activate it most</i>";
+  }
   draw(); showInfo();
   model.on("change:selected", draw);
   model.on("change:nodes", draw);
