@@ -2,6 +2,7 @@
 import re
 
 import pytest
+from sparse_tutor.core.train import one_thread
 from sparse_tutor.experiments import findings as F
 from sparse_tutor.experiments import representation as R
 
@@ -14,7 +15,7 @@ def test_every_lesson_in_the_aggregator():
 
 def test_snapshots_do_not_change_training():
     "Lesson 1 trains with snapshots; the benchmark without. Both must give the same numbers."
-    F.one_thread()
+    one_thread()
     a = R.summarise_easy_hard(R.easy_hard_runs(2, snapshot_every=480))
     b = R.lesson01_findings(seeds=2)
     assert a == b and b['seeds'] == 2 and b['acc_min'] >= 0.99 and b['ratio_min'] >= 5
