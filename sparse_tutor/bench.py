@@ -16,7 +16,7 @@ from .core.pretrained import CODE_TASKS, RECIPES, load_pretrained, task_accuracy
 from .core.models import Transformer
 from .core.stats import timing_summary
 from .core.tasks import get_task
-from .core.train import TrainConfig, train, next_token_loss
+from .core.train import TrainConfig, train, next_token_loss, one_thread
 from .core.validate import check_int
 
 # %% auto #0
@@ -247,7 +247,7 @@ def run_bench(quick: bool = False, json_path='bench/results.json', lessons: bool
               log=print) -> dict:
     """Measure everything, print a table against the budgets, write `json_path`. `quick` keeps it short. A failed
     section raises `BenchFailed` after the others ran and were written."""
-    torch.set_num_threads(1)
+    one_thread()
     started = time.perf_counter()
     machine = {'python': platform.python_version(), 'torch': torch.__version__,
                'cuda_build': torch.version.cuda is not None, 'threads': torch.get_num_threads()}

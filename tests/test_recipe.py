@@ -18,7 +18,8 @@ def test_recipe_reduced(variant):
     else: assert min(final.values()) == 1.0
     acc = code_task_accuracies(model, n=200)
     assert set(acc) == {'bracket_counting', 'single_double_quote', 'set_or_string'}
-    assert acc == code_task_accuracies(model, n=200)                  # the held-out pairs come from a fixed seed
+    # measured at this size: dense 0.86-0.995, sparse 0.75-0.995 (chance is 0.5); the quote task is learned first
+    assert min(acc.values()) >= 0.7 and acc['single_double_quote'] >= 0.95, acc
 
 
 def test_ship_models_writes_loadable_checkpoints(tmp_path):

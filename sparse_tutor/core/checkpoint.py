@@ -23,10 +23,10 @@ __all__ = ['ASSETS_DIR', 'RECORD_KEY', 'write_record', 'read_record', 'Checkpoin
 ASSETS_DIR = Path(_pkg.__file__).resolve().parent / 'assets'
 RECORD_KEY = 'sparse_tutor'
 
-def write_record(path, tensors: dict, record: dict, key: str = RECORD_KEY) -> Path:
+def write_record(path, tensors: dict, record: dict, key: str = RECORD_KEY, name: str = 'record') -> Path:
     "Write `tensors` and the JSON `record` (under the metadata `key`) to the safetensors file `path`."
     try: blob = json.dumps(record)
-    except TypeError as e: raise TypeError(f"record: must be JSON-serialisable: {e}") from None
+    except TypeError as e: raise TypeError(f"{name}: must be JSON-serialisable: {e}") from None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({name: t.detach().contiguous() for name, t in tensors.items()}, str(path), metadata={key: blob})
@@ -63,9 +63,7 @@ class Checkpoint:
 def save_checkpoint(model: HookedModel, path, history: dict | None = None, meta: dict | None = None) -> Path:
     "Write `model` (weights + kind + config), its training `history` and `meta` to the safetensors file `path`."
     record = {'format': _FORMAT, **model_config_dict(model), 'history': history, 'meta': meta or {}}
-    try: json.dumps(record)
-    except TypeError as e: raise TypeError(f"history/meta: must be JSON-serialisable: {e}") from None
-    return write_record(path, model.state_dict(), record)
+    return write_record(path, model.state_dict(), record, name='history/meta')
 
 def load_checkpoint(path, kind: str | None = None, make: str | None = None) -> Checkpoint:
     """Rebuild the model stored at `path` (optionally requiring its `kind`), with its history and meta.
