@@ -155,15 +155,16 @@ class _Bars:
 
 # %% ../../nbs/api/widgets/00_probe_explorer.ipynb #fc0365ad
 def _static(self, layer=None, k=None, feature=None) -> Figure:
-    "A new matplotlib figure of `layer`, `k` and colouring `feature` (default: the current ones); needs no front end."
-    self.set(layer, k, feature, redraw=False)
+    """A new matplotlib figure of `layer`, `k` and colouring `feature` (default: the current ones); needs no front end.
+    It moves the explorer as `set` does, so a live widget shows the same state."""
+    self.set(layer, k, feature)
     fig = Figure(figsize=(11, 3.4), dpi=72, layout='constrained')
     ax_sc, ax_ve, ax_pr = fig.subplots(1, 3, width_ratios=[1.2, 1, 1])
     _Scatter(ax_sc, len(self.shown)).update(self)
     _Bars(ax_ve, ax_pr, self.features).update(self.numbers())
     return fig
 
-def _set(self, layer=None, k=None, feature=None, redraw=True) -> dict:
+def _set(self, layer=None, k=None, feature=None) -> dict:
     "Move the explorer to `layer`/`k`/`feature` (as the sliders do); returns the new numbers."
     before = (self.layer, self.feature)
     if layer is not None:
@@ -174,7 +175,7 @@ def _set(self, layer=None, k=None, feature=None, redraw=True) -> dict:
         self.k = int(k)
     if feature is not None: self.feature = check_choice('feature', feature, self.features)
     nums = self.numbers()
-    if redraw and self._ui is not None: self._refresh(scatter=(self.layer, self.feature) != before)
+    if self._ui is not None: self._refresh(scatter=(self.layer, self.feature) != before)
     return nums
 
 ProbeExplorer.static, ProbeExplorer.set = _static, _set
