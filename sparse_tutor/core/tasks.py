@@ -38,6 +38,10 @@ def task_rng(seed, split, name: str) -> np.random.Generator:
 # %% ../../nbs/api/core/01_tasks.ipynb #7d212286
 _REGISTRY: dict[str, Callable] = {}
 
+def _from_library(factory) -> bool:
+    "Whether `factory` is defined in the installed package (not in a notebook that re-runs its definition)."
+    return getattr(factory, '__module__', '').startswith('sparse_tutor.')
+
 def register_task(name: str):
     "Class decorator: make the task available as `get_task(name, **kwargs)`."
     check_type('name', name, str, 'a non-empty str')
@@ -45,10 +49,11 @@ def register_task(name: str):
     def decorate(factory):
         if not callable(factory):
             raise TypeError(f"factory: expected a class or callable, got {type(factory).__name__} {show(factory)}")
-        taken = getattr(_REGISTRY.get(name), '__qualname__', None)
+        registered = _REGISTRY.get(name)
+        taken = getattr(registered, '__qualname__', None)
         if taken is not None and taken != getattr(factory, '__qualname__', None):
             raise ValueError(f"name: expected a new task name, got {name!r}, already registered to {taken}")
-        _REGISTRY[name] = factory
+        if not (_from_library(registered) and not _from_library(factory)): _REGISTRY[name] = factory
         return factory
     return decorate
 
