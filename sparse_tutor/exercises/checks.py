@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # %% auto #0
-__all__ = ['RESULTS', 'CheckResult', 'compare', 'check', 'check_cases', 'summary', 'library_cases']
+__all__ = ['RESULTS', 'CheckResult', 'as_array', 'compare', 'check', 'check_cases', 'summary', 'library_cases']
 
 # %% ../../nbs/api/exercises/00_checks.ipynb #a1fce470
 @dataclass
@@ -46,7 +46,7 @@ def _describe(x) -> str:
         return f"{type(x).__name__} {x!r}"[:120]
     except Exception: return f"a {type(x).__name__} that cannot be printed"
 
-def _as_array(x):
+def as_array(x):
     "A tensor as a NumPy array (detached, on the CPU); anything else as it is."
     if hasattr(x, 'detach'): x = x.detach().cpu().numpy()
     return x
@@ -97,7 +97,7 @@ def _compare_numbers(answer, expected: np.ndarray, atol, rtol) -> tuple[bool, st
 # %% ../../nbs/api/exercises/00_checks.ipynb #a2b197bd
 def compare(answer, expected, atol=1e-6, rtol=1e-4) -> tuple[bool, str]:
     "Whether `answer` matches `expected`, and a message saying how it differs."
-    answer, expected = _as_array(answer), _as_array(expected)
+    answer, expected = as_array(answer), as_array(expected)
     if answer is Ellipsis or (answer is None and expected is not None):
         return False, "no answer yet (the exercise still returns None or ...)"
     if isinstance(expected, dict): return _compare_dict(answer, expected, atol, rtol)

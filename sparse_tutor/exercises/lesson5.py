@@ -10,7 +10,7 @@ from functools import cache
 import numpy as np
 import torch
 
-from .checks import check, compare, CheckResult, library_cases
+from .checks import check, compare, CheckResult, library_cases, as_array
 from ..analysis.activation_sparsity import topk_energy
 from ..core.stats import diff_ci
 from ..analysis.lm import Hidden, text_sparsity
@@ -53,10 +53,6 @@ def check_l5_text_sparsity(fn, quiet=False) -> CheckResult:
                          'the entries where mask is True: (vals * mask).sum(1) / mask.sum(1)', quiet)
 
 # %% ../../nbs/api/exercises/05_lesson5.ipynb #7138b082
-def _as_numpy(x):
-    "A tensor as a NumPy array; anything else as it is."
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-
 @cache
 def _gap_cases() -> tuple:
     "Three (familiar, unfamiliar) samples with the library's gap and interval for each."
@@ -69,7 +65,7 @@ def _gap_cases() -> tuple:
 
 def _three_numbers(got):
     "(gap, low, high) as floats, or None when `got` is not three numbers."
-    try: return tuple(float(np.asarray(_as_numpy(value))) for value in got)
+    try: return tuple(float(np.asarray(as_array(value))) for value in got)
     except (TypeError, ValueError): return None
 
 def check_l5_gap_ci(fn, quiet=False) -> CheckResult:
