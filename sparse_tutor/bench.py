@@ -6,6 +6,7 @@ same library calls the lessons make, printed beside its budget and written to `b
 # %% ../nbs/api/91_bench.ipynb #4a5dea9b
 from __future__ import annotations
 import functools, json, os, platform, subprocess, sys, time, traceback
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,13 @@ from .core.stats import timing_summary
 from .core.tasks import get_task
 from .core.train import TrainConfig, train, next_token_loss, one_thread
 from .core.validate import check_int
+from .experiments.frontier_models import FRONTIER_WIDTHS, frontier_config, frontier_recipe
 
 # %% auto #0
-__all__ = ['BUDGETS', 'CIRCUIT_ROWS', 'verdict', 'bench_train_speed', 'bench_tasks', 'checkout_root', 'lesson_paths',
-           'bench_lesson', 'explorer_data', 'bench_probe_slider_ms', 'slider_browser_ms', 'cuda_packages',
-           'environment_size_mb', 'environment_figures', 'finding_functions', 'bench_sections', 'BenchFailed',
-           'run_sections', 'run_bench', 'format_table']
+__all__ = ['BUDGETS', 'FRONTIER_LIVE_WIDTH', 'CIRCUIT_ROWS', 'verdict', 'bench_train_speed', 'bench_tasks', 'checkout_root',
+           'lesson_paths', 'bench_lesson', 'explorer_data', 'bench_probe_slider_ms', 'slider_browser_ms',
+           'cuda_packages', 'environment_size_mb', 'environment_figures', 'finding_functions', 'bench_sections',
+           'BenchFailed', 'run_sections', 'run_bench', 'format_table']
 
 # %% ../nbs/api/91_bench.ipynb #628ceb51
 BUDGETS = {
@@ -43,21 +45,29 @@ def verdict(value: float, budget: str) -> str:
     return 'within' if ok else 'OVER'
 
 # %% ../nbs/api/91_bench.ipynb #4daa74b0
-def bench_train_speed(steps: int = 200, repeats: int = 3, seed: int = 0) -> dict:
-    "Training steps per second of the course transformer with the dense and the sparse recipe, on 1 thread."
+def _speed_setup(width: int) -> tuple:
+    "(model config, {variant: recipe}) of the course transformer (width 64) or the frontier's model at `width`."
+    if width == 64: return code_model_config(), RECIPES
+    return frontier_config(width), {variant: frontier_recipe(variant, width) for variant in ('dense', 'sparse')}
+
+def bench_train_speed(width: int = 64, steps: int = 100, pairs: int = 5, seed: int = 0) -> dict:
+    """Training steps per second, dense and weight-sparse, on 1 thread, over `pairs` interleaved dense/sparse runs:
+    each variant's median, and the median of the pairs' sparse/dense ratios."""
+    pairs, steps = check_int('pairs', pairs, lo=1), check_int('steps', steps, lo=1)
+    config, recipes = _speed_setup(width)
     data = get_task('code_lm', n_ctx=N_CTX).sample(2048, seed=seed, split='train')
     data = {'tokens': data['tokens'], 'targets': data['targets']}
-    best = {'dense': 0.0, 'sparse': 0.0}
-    for _ in range(repeats):                       # interleaved, so a busy spell on the machine hits both alike
-        for variant in best:
+    rates = {'dense': [], 'sparse': []}
+    for _ in range(pairs):                         # interleaved, so a busy spell on the machine hits both alike
+        for variant, variant_rates in rates.items():
             torch.manual_seed(seed)
-            model = Transformer(code_model_config())
-            cfg = TrainConfig(**{**RECIPES[variant].__dict__, 'steps': steps, 'progress': False, 'eval_every': 0,
-                                 'log_every': steps})
-            history = train(model, data, next_token_loss(), cfg)
-            best[variant] = max(best[variant], steps / history['seconds'])
-    return {'dense': round(best['dense'], 2), 'sparse': round(best['sparse'], 2),
-            'ratio': round(best['sparse'] / best['dense'], 3)}
+            model = Transformer(config)
+            cfg = replace(recipes[variant], steps=steps, progress=False, eval_every=0, log_every=steps)
+            variant_rates.append(steps / train(model, data, next_token_loss(), cfg)['seconds'])
+    ratios = [sparse / dense for dense, sparse in zip(rates['dense'], rates['sparse'])]
+    return {'width': width, 'steps': steps, 'pairs': pairs, 'dense': round(float(np.median(rates['dense'])), 2),
+            'sparse': round(float(np.median(rates['sparse'])), 2), 'ratio': round(float(np.median(ratios)), 3),
+            'pair_ratios': [round(ratio, 3) for ratio in ratios]}
 
 # %% ../nbs/api/91_bench.ipynb #d1802b84
 def bench_tasks(n: int = 2000) -> dict:
@@ -193,16 +203,19 @@ def finding_functions() -> dict:
             'lesson07': lesson07_findings}
 
 # %% ../nbs/api/91_bench.ipynb #21f796e7
+FRONTIER_LIVE_WIDTH = 128
+
 def bench_sections(quick: bool = False, browser: bool = True, lessons: bool | None = None) -> list:
     "Every section of a run, in order: (where in the results, what it measures, the function measuring it)."
     from sparse_tutor.widgets.ablation_sliders import bench_slider_ms
     from sparse_tutor.widgets.capstone_explorer import bench_capstone_slider_ms
     from sparse_tutor.experiments.tracing import bench_circuits
+    from sparse_tutor.experiments.frontier_circuits import frontier_findings
     moves = 50 if quick else 100
     sections = [
         (('environment',), 'installed environment', environment_figures),
-        (('train_steps_per_s',), 'training speed, dense vs sparse',
-         lambda: bench_train_speed(steps=60 if quick else 200, repeats=2 if quick else 3)),
+        (('train_steps_per_s', 'd64'), 'training speed at d64, dense vs sparse (5 interleaved pairs)',
+         lambda: bench_train_speed(64, steps=30 if quick else 100)),
         (('tasks',), 'task accuracies of the shipped models', lambda: bench_tasks(n=400 if quick else 2000)),
         (('probe_slider_ms',), f'probe explorer slider, server side ({moves} moves)',
          lambda: bench_probe_slider_ms(moves)),
@@ -217,6 +230,11 @@ def bench_sections(quick: bool = False, browser: bool = True, lessons: bool | No
         sections += [(('lessons', p.stem), f'lesson {p.stem} (fresh process, 1 thread)',
                       functools.partial(bench_lesson, p)) for p in lesson_paths()]
     if not quick:
+        widest = max(FRONTIER_WIDTHS)
+        sections += [(('train_steps_per_s', f'd{widest}'), f'training speed at d{widest} (5 interleaved pairs)',
+                      lambda: bench_train_speed(widest, steps=30)),
+                     (('frontier',), f'the sparsity frontier (checks recomputed at d{FRONTIER_LIVE_WIDTH})',
+                      lambda: frontier_findings(live=FRONTIER_LIVE_WIDTH))]
         sections += [(('findings', name), f'findings {name}', fn) for name, fn in finding_functions().items()]
     return sections
 
@@ -280,12 +298,27 @@ def _environment_rows(res):
             ('CUDA packages installed', ', '.join(env['cuda_packages']) or 'none', 'none', cuda)]
 
 def _speed_rows(res):
-    speed = res.get('train_steps_per_s')
-    if speed is None: return []
-    return [('train steps/s dense', f"{speed['dense']:.1f}", '', ''),
-            ('train steps/s sparse', f"{speed['sparse']:.1f}", '', ''),
-            ('sparse/dense step speed', f"{speed['ratio']:.2f}x", '>= 0.9x',
-             verdict(speed['ratio'], 'sparse_dense_step_ratio'))]
+    rows = []
+    for width, speed in res.get('train_steps_per_s', {}).items():
+        rows += [(f'train steps/s dense {width}', f"{speed['dense']:.1f}", '', ''),
+                 (f'train steps/s sparse {width}', f"{speed['sparse']:.1f}", '', ''),
+                 (f'sparse/dense step speed {width} (median of {speed["pairs"]} pairs)', f"{speed['ratio']:.2f}x",
+                  '>= 0.9x', verdict(speed['ratio'], 'sparse_dense_step_ratio'))]
+    return rows
+
+def _frontier_rows(res):
+    frontier = res.get('frontier')
+    if frontier is None: return []
+    rows = [('frontier L0 per matrix', _fmt(frontier['l0_per_matrix']), '', '')]
+    for width, tasks in frontier['circuits'].items():
+        for task, row in tasks.items():
+            rows.append((f'frontier d{width} {task}', f"{row['sparse_nodes']} nodes ({100 * row['share']:.1f}%), "
+                         f"edge ratio {row['edge_ratio']:.1f}, random {row['random_ablation_acc']:.2f}",
+                         'passes', 'passes' if row['passes'] else 'fails'))
+    passing = frontier['tasks_passing_at_widest']
+    rows.append(('frontier tasks passing at widest', f"{len(passing)} {passing}", '>= 2',
+                 'within' if len(passing) >= 2 else 'OVER'))
+    return rows
 
 def _task_rows(res):
     rows = []
@@ -342,7 +375,8 @@ def _failed_rows(res):
     return [(section, 'FAILED', '', why.splitlines()[0][:100]) for section, why in res.get('failed', {}).items()]
 
 # %% ../nbs/api/91_bench.ipynb #c49a5cb7
-_TABLE_PARTS = (_environment_rows, _speed_rows, _task_rows, _slider_rows, _circuit_rows, _lesson_rows, _finding_rows,
+_TABLE_PARTS = (_environment_rows, _speed_rows, _frontier_rows, _task_rows, _slider_rows, _circuit_rows, _lesson_rows,
+                _finding_rows,
                 _failed_rows)
 
 def format_table(res: dict) -> str:

@@ -73,6 +73,33 @@ def _add_ship_commands(sub):
                           help='training seeds (default: 0 1 2 3 4)')
     capstone.set_defaults(fn=_ship_capstone)
 
+# %% ../nbs/api/92_cli.ipynb #e0044e3f
+def _ship_frontier(args):
+    from sparse_tutor.core.engine import JobError
+    from sparse_tutor.experiments.frontier_models import ship_frontier
+    from sparse_tutor.experiments.frontier_circuits import ship_frontier_circuits
+    run = dict(widths=tuple(args.widths), work_dir=args.work_dir, workers=args.workers, dask=args.dask)
+    try:
+        report = {'models': ship_frontier(**run)}
+        if not args.models_only: report['circuits'] = ship_frontier_circuits(**run)
+    except (JobError, ValueError, TypeError, ImportError, OSError) as e:
+        print(f"sparse-tutor ship-frontier: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+def _add_frontier_command(sub):
+    frontier = sub.add_parser('ship-frontier', help='train the frontier models at one L0 and prune their circuits '
+                                                    '(resumable; local processes or a Dask cluster)')
+    frontier.add_argument('--widths', type=int, nargs='+', default=[64, 128, 256], help='d_model of each width')
+    frontier.add_argument('--workers', type=int, default=None, help='local worker processes (default: every core)')
+    frontier.add_argument('--dask', default=None, metavar='ADDRESS',
+                          help='run the jobs on this Dask scheduler (tcp://host:port); needs sparse-tutor[dask]')
+    frontier.add_argument('--work-dir', default='frontier_work',
+                          help='training state and finished job reports (default: ./frontier_work)')
+    frontier.add_argument('--models-only', action='store_true', help='train the models, do not prune')
+    frontier.set_defaults(fn=_ship_frontier)
+
 # %% ../nbs/api/92_cli.ipynb #3e322bf4
 def _bench(args):
     from sparse_tutor.bench import run_bench, BenchFailed
@@ -151,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog='sparse-tutor', description='sparse_tutor: the course library command line')
     sub = cli.add_subparsers(dest='command', required=True)
     _add_ship_commands(sub)
+    _add_frontier_command(sub)
     _add_bench_command(sub)
     _add_assignment_commands(sub)
     return cli

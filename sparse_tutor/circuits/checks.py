@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..core.models import Transformer
-from ..core.validate import check_type
+from ..core.validate import check_int, check_type
 from .graph import check_model
 from .ablation import evaluate_masks, node_means, task_batch
 from .prune import Circuit
@@ -36,10 +36,12 @@ def complement(masks: dict) -> dict:
 # %% ../../nbs/api/circuits/03_checks.ipynb #8c58967c
 def check_circuit(model: Transformer, circuit: Circuit, n: int = 400, seed: int = 1234, n_random: int = 5,
                   means: dict | None = None) -> dict:
-    """Sufficiency, necessity and the random-ablation control of `circuit` on `n` held-out prompts.
-    Means come from the task's training prompts (as in pruning) unless given."""
+    """Sufficiency, necessity and the random-ablation control of `circuit` on `n` held-out prompts: the accuracy with
+    the circuit's complement ablated against the same with `n_random` same-size random sets ablated instead (their
+    mean, minimum and 5th percentile). Means come from the task's training prompts (as in pruning) unless given."""
     check_model(model)
     check_type('circuit', circuit, Circuit)
+    n_random = check_int('n_random', n_random, 1)
     task = circuit.task.replace(' (nonsense)', '')
     test = task_batch(task, n, seed=seed, split='test')
     if means is None: means = node_means(model, task_batch(task, 256, seed=0, split='train'))
@@ -52,4 +54,6 @@ def check_circuit(model: Transformer, circuit: Circuit, n: int = 400, seed: int 
             'sufficient_loss': sufficient['loss'], 'sufficient_acc': sufficient['acc'],
             'necessary_acc': necessary['acc'], 'necessary_loss': necessary['loss'],
             'random_ablation_acc': float(np.mean([control['acc'] for control in controls])),
-            'random_ablation_acc_min': float(min(control['acc'] for control in controls))}
+            'random_ablation_acc_min': float(min(control['acc'] for control in controls)),
+            'random_ablation_p05': float(np.percentile([control['acc'] for control in controls], 5)),
+            'random_draws': n_random}

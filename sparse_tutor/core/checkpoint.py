@@ -14,10 +14,12 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file, safe_open
 
 import sparse_tutor as _pkg
+from .validate import check_choice, show
 from .models import HookedModel, build_model, model_config_dict
 
 # %% auto #0
-__all__ = ['ASSETS_DIR', 'RECORD_KEY', 'write_record', 'read_record', 'Checkpoint', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['ASSETS_DIR', 'RECORD_KEY', 'STORAGES', 'write_record', 'read_record', 'Checkpoint', 'save_checkpoint',
+           'load_checkpoint']
 
 # %% ../../nbs/api/core/05_checkpoint.ipynb #aa5e12a6
 ASSETS_DIR = Path(_pkg.__file__).resolve().parent / 'assets'
@@ -52,7 +54,9 @@ def read_record(path, key: str = RECORD_KEY, what: str = 'sparse_tutor file', ma
     return tensors, record
 
 # %% ../../nbs/api/core/05_checkpoint.ipynb #d0962788
-_FORMAT = 1
+_FORMAT = 1                 # dense storage: the state dict as it is
+_SPARSE_FORMAT = 2          # sparse storage: see `_pack_sparse`
+STORAGES = ('dense', 'sparse')
 
 @dataclass
 class Checkpoint:
@@ -60,10 +64,18 @@ class Checkpoint:
     history: dict | None
     meta: dict
 
-def save_checkpoint(model: HookedModel, path, history: dict | None = None, meta: dict | None = None) -> Path:
-    "Write `model` (weights + kind + config), its training `history` and `meta` to the safetensors file `path`."
-    record = {'format': _FORMAT, **model_config_dict(model), 'history': history, 'meta': meta or {}}
-    return write_record(path, model.state_dict(), record, name='history/meta')
+def save_checkpoint(model: HookedModel, path, history: dict | None = None, meta: dict | None = None,
+                    storage: str = 'dense') -> Path:
+    """Write `model` (weights + kind + config), its training `history` and `meta` to the safetensors file `path`.
+    `storage`: 'dense' (every weight as it is) or 'sparse' (nonzeros of the sparsifiable matrices, float16)."""
+    check_choice('storage', storage, STORAGES)
+    if storage == 'dense':
+        record = {'format': _FORMAT, **model_config_dict(model), 'history': history, 'meta': meta or {}}
+        return write_record(path, model.state_dict(), record, name='history/meta')
+    tensors, layout = _pack_sparse(model)
+    record = {'format': _SPARSE_FORMAT, **model_config_dict(model), 'tensors': layout, 'history': history,
+              'meta': meta or {}}
+    return write_record(path, tensors, record, name='history/meta')
 
 def load_checkpoint(path, kind: str | None = None, make: str | None = None) -> Checkpoint:
     """Rebuild the model stored at `path` (optionally requiring its `kind`), with its history and meta.
@@ -71,10 +83,99 @@ def load_checkpoint(path, kind: str | None = None, make: str | None = None) -> C
     tensors, record = read_record(path, what='sparse_tutor checkpoint', make=make)
     if kind is not None and record.get('kind') != kind:
         raise ValueError(f"path: {path} holds a {record.get('kind')!r} model, expected a {kind!r} model")
+    hint = f"; make it with `{make}`" if make else ''
+    if record.get('format') not in (_FORMAT, _SPARSE_FORMAT):
+        raise ValueError(f"path: {path} has checkpoint format {show(record.get('format'))}, expected {_FORMAT} "
+                         f"(dense) or {_SPARSE_FORMAT} (sparse){hint}")
     model = build_model(record['kind'], record['config'])
+    if record['format'] == _SPARSE_FORMAT: tensors = _unpack_sparse(path, tensors, record, model, hint)
     try: model.load_state_dict(tensors)
     except RuntimeError as e:
         raise ValueError(f"path: the weights in {path} do not fit its recorded {record['kind']} config: "
                          f"{str(e)[:300]}") from None
     model.eval()
     return Checkpoint(model, record.get('history'), record.get('meta', {}))
+
+# %% ../../nbs/api/core/05_checkpoint.ipynb #fa0630c6
+def _half(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    "`tensor` as float16; a ValueError when a finite entry is beyond float16's range."
+    half = tensor.detach().to(torch.float16)
+    if bool((torch.isinf(half) & torch.isfinite(tensor)).any()):
+        raise ValueError(f"model: {name} has entries beyond float16's range (largest |entry| "
+                         f"{tensor.abs().max().item():.4g}); save it with storage='dense'")
+    return half
+
+def _pack_sparse(model: HookedModel) -> tuple:
+    "The tensors of `model` in sparse storage, and the layout record naming each one's storage and shape."
+    sparse_names = set(model.sparsifiable_params())
+    tensors, layout = {}, {}
+    for name, tensor in model.state_dict().items():
+        if name in sparse_names:
+            flat = tensor.detach().reshape(-1)
+            if flat.numel() > torch.iinfo(torch.int32).max:
+                raise ValueError(f"model: {name} has {flat.numel()} entries, more than int32 indices can address")
+            indices = torch.nonzero(flat).reshape(-1)
+            tensors[f"{name}.indices"] = indices.to(torch.int32)
+            tensors[f"{name}.values"] = _half(name, flat[indices])
+            storage = 'sparse'
+        elif tensor.is_floating_point(): tensors[name], storage = _half(name, tensor), 'float16'
+        else: tensors[name], storage = tensor, 'exact'
+        layout[name] = {'storage': storage, 'shape': list(tensor.shape)}
+    return tensors, layout
+
+# %% ../../nbs/api/core/05_checkpoint.ipynb #cdddb669
+class _Corrupt(ValueError):
+    "What is wrong with one tensor of a sparse-storage file (the caller names the file)."
+
+def _stored(tensors: dict, key: str, dtype: torch.dtype, shape: list | None = None) -> torch.Tensor:
+    "The file's tensor `key`, which must exist with `dtype` and, when given, `shape` (else one dimension)."
+    if key not in tensors: raise _Corrupt(f"is missing its tensor {key!r}")
+    tensor = tensors[key]
+    if tensor.dtype != dtype: raise _Corrupt(f"has {key!r} of dtype {tensor.dtype}, expected {dtype}")
+    if shape is None and tensor.ndim != 1:
+        raise _Corrupt(f"has {key!r} of shape {list(tensor.shape)}, expected one dimension")
+    if shape is not None and list(tensor.shape) != shape:
+        raise _Corrupt(f"has {key!r} of shape {list(tensor.shape)}, expected {shape}")
+    return tensor
+
+def _unpack_tensor(name: str, entry, tensors: dict, like: torch.Tensor) -> torch.Tensor:
+    "The weight `name`, shaped and typed like the model's `like`, from its layout `entry` and the file's `tensors`."
+    if entry is None: raise _Corrupt("has no entry in the layout record")
+    shape = list(like.shape)
+    if entry.get('shape') != shape:
+        raise _Corrupt(f"has shape {show(entry.get('shape'))}, its recorded config needs {shape}")
+    storage = entry.get('storage')
+    if storage == 'float16': return _stored(tensors, name, torch.float16, shape).to(like.dtype)
+    if storage == 'exact': return _stored(tensors, name, like.dtype, shape)
+    if storage != 'sparse': raise _Corrupt(f"has storage {show(storage)}, expected 'sparse', 'float16' or 'exact'")
+    indices = _stored(tensors, f"{name}.indices", torch.int32)
+    values = _stored(tensors, f"{name}.values", torch.float16)
+    if len(indices) != len(values): raise _Corrupt(f"has {len(indices)} indices but {len(values)} values")
+    indices = indices.long()
+    if len(indices) and (indices.min() < 0 or indices.max() >= like.numel()):
+        raise _Corrupt(f"has indices outside [0, {like.numel()})")
+    if not bool((indices[1:] > indices[:-1]).all()): raise _Corrupt("has indices that are not sorted and distinct")
+    dense = torch.zeros(like.numel(), dtype=like.dtype)
+    dense[indices] = values.to(like.dtype)
+    return dense.reshape(like.shape)
+
+def _stored_keys(layout: dict) -> set:
+    "The names of the file tensors that `layout` refers to."
+    return {key for name, entry in layout.items()
+            for key in ((f"{name}.indices", f"{name}.values") if entry.get('storage') == 'sparse' else (name,))}
+
+def _unpack_sparse(path, tensors: dict, record: dict, model: HookedModel, hint: str) -> dict:
+    "The state dict of `model` rebuilt from a sparse-storage file; a ValueError naming the file and the tensor."
+    layout = record.get('tensors')
+    if not isinstance(layout, dict) or not all(isinstance(entry, dict) for entry in layout.values()):
+        raise ValueError(f"path: {path} has no valid layout of its tensors (the 'tensors' record){hint}")
+    state = {}
+    for name, like in model.state_dict().items():
+        try: state[name] = _unpack_tensor(name, layout.get(name), tensors, like)
+        except _Corrupt as e:
+            raise ValueError(f"path: {path} is a corrupt sparse checkpoint: tensor {name!r} {e}{hint}") from None
+    stray = sorted(set(layout) - set(state)) + sorted(set(tensors) - _stored_keys(layout))
+    if stray:
+        raise ValueError(f"path: {path} is a corrupt sparse checkpoint: tensor {stray[0]!r} is not part of its "
+                         f"recorded {record['kind']} model{hint}")
+    return state

@@ -4,9 +4,10 @@
 
 # %% ../../nbs/api/core/04_train.ipynb #5bd573e2
 from __future__ import annotations
-import math, time
-from dataclasses import dataclass, asdict
-from typing import Callable
+import math, os, pickle, tempfile, time
+from dataclasses import dataclass, asdict, field
+from pathlib import Path
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -14,12 +15,12 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .validate import check_int, check_number, check_choice, check_type
-from .models import HookedModel
+from .validate import check_int, check_number, check_choice, check_type, show
+from .models import HookedModel, model_config_dict
 from .sparsity import WeightSparsifier
 
 # %% auto #0
-__all__ = ['TrainConfig', 'bce_loss', 'ce_loss', 'next_token_loss', 'lr_at', 'train', 'one_thread']
+__all__ = ['TrainConfig', 'bce_loss', 'ce_loss', 'next_token_loss', 'lr_at', 'BatchOrder', 'train', 'one_thread']
 
 # %% ../../nbs/api/core/04_train.ipynb #c19f45c1
 @dataclass
@@ -113,13 +114,6 @@ def _check_data(data) -> int:
     if not n: raise ValueError("data: expected at least one example, got 0")
     return n
 
-def _batches(n, batch_size, gen):
-    "Index batches forever: a fresh permutation of range(n) per epoch, cut into `batch_size` pieces."
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
-            yield perm[i:i + batch_size]
-
 def _normalise_grads_(params):
     "Divide the whole gradient of `params` by its root-mean-square (unless it is zero), in place."
     with torch.no_grad():
@@ -127,6 +121,42 @@ def _normalise_grads_(params):
         rms = torch.sqrt(sum(grad.pow(2).sum() for grad in grads) / sum(grad.numel() for grad in grads))
         if rms > 0:
             for grad in grads: grad.div_(rms)
+
+# %% ../../nbs/api/core/04_train.ipynb #3742c8de
+class BatchOrder:
+    "Index batches forever: a fresh permutation of range(n) per epoch, drawn from `gen`, cut into `batch_size` pieces."
+    def __init__(self, n: int, batch_size: int, gen: torch.Generator):
+        self.n, self.batch_size, self.gen = n, batch_size, gen
+        self.starts = range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size)
+        self._new_epoch()
+
+    def _new_epoch(self):
+        self.epoch_start = self.gen.get_state()
+        self.perm, self.offset = torch.randperm(self.n, generator=self.gen), 0
+
+    def __iter__(self): return self
+
+    def __next__(self) -> torch.Tensor:
+        if self.offset == len(self.starts): self._new_epoch()
+        start = self.starts[self.offset]
+        self.offset += 1
+        return self.perm[start:start + self.batch_size]
+
+    def state_dict(self) -> dict:
+        "The generator's state at the start of this epoch and the number of batches drawn in it."
+        return {'epoch_start': self.epoch_start, 'offset': self.offset}
+
+    def load_state_dict(self, state: Mapping):
+        "Continue from the position saved by `state_dict` (same `n` and `batch_size`)."
+        check_type('state', state, Mapping, 'a dict from state_dict()')
+        if set(state) != {'epoch_start', 'offset'}:
+            raise ValueError(f"state: expected keys ['epoch_start', 'offset'], got {sorted(state)}")
+        offset = check_int("state['offset']", state['offset'], 0, len(self.starts))
+        check_type("state['epoch_start']", state['epoch_start'], torch.Tensor, 'a generator state (uint8 tensor)')
+        self.gen.set_state(state['epoch_start'])
+        self._new_epoch()
+        self.offset = offset
+        return self
 
 # %% ../../nbs/api/core/04_train.ipynb #8b5d0e42
 def _new_history(cfg: TrainConfig) -> dict:
@@ -150,16 +180,21 @@ def _evaluate(hist: dict, step: int, model: HookedModel, eval_fn: Callable | Non
     model.train()
     hist['eval'].append({'step': step, **{key: float(value) for key, value in results.items()}})
 
-# %% ../../nbs/api/core/04_train.ipynb #c4a81f7b
-def train(model: HookedModel, data: dict, loss_fn: Callable, cfg: TrainConfig | None = None,
-          eval_fn: Callable | None = None, callback: Callable | None = None) -> dict:
-    "Train `model` in place on `data` with `loss_fn`; returns the history (a JSON-able dict)."
-    cfg = cfg or TrainConfig()
-    check_type('model', model, HookedModel, 'a sparse_tutor MLP or Transformer')
-    check_type('cfg', cfg, TrainConfig)
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn: expected a callable (model, batch) -> (loss, metrics), got {type(loss_fn).__name__}")
-    n = _check_data(data)
+# %% ../../nbs/api/core/04_train.ipynb #def5891b
+@dataclass
+class _Run:
+    "Everything that changes while training: the state a checkpoint holds besides the configs."
+    model: HookedModel
+    opt: torch.optim.Optimizer
+    sparsifier: WeightSparsifier | None
+    batches: BatchOrder
+    hist: dict
+    step: int = 0                                 # steps done
+    losses: list = field(default_factory=list)    # the losses and metrics since the last record
+    metrics: dict = field(default_factory=dict)
+
+def _start(model: HookedModel, cfg: TrainConfig, n: int) -> _Run:
+    "A fresh run of `model` under `cfg`: the seeds, the optimizer, the sparsifier, the batch order, an empty history."
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
@@ -167,14 +202,44 @@ def train(model: HookedModel, data: dict, loss_fn: Callable, cfg: TrainConfig | 
     if cfg.sparse:
         sparsifier = WeightSparsifier(model.sparsifiable_params(), cfg.target_density, cfg.steps, cfg.anneal_frac,
                                       cfg.floor)
+    return _Run(model, opt, sparsifier, BatchOrder(n, min(cfg.batch_size, n), gen), _new_history(cfg))
+
+# %% ../../nbs/api/core/04_train.ipynb #c4a81f7b
+def _check_checkpoint(checkpoint, checkpoint_every) -> tuple:
+    "The checkpoint path (or None) and how often to write it."
+    checkpoint_every = check_int('checkpoint_every', checkpoint_every, 0)
+    if checkpoint is None:
+        if checkpoint_every:
+            raise ValueError(f"checkpoint_every: expected 0 without a checkpoint path, got {checkpoint_every}")
+        return None, 0
+    check_type('checkpoint', checkpoint, (str, os.PathLike), 'a file path (str or Path)')
+    return Path(checkpoint), checkpoint_every
+
+def train(model: HookedModel, data: dict, loss_fn: Callable, cfg: TrainConfig | None = None,
+          eval_fn: Callable | None = None, callback: Callable | None = None, checkpoint=None,
+          checkpoint_every: int = 0) -> dict:
+    """Train `model` in place on `data` with `loss_fn`; returns the history (a JSON-able dict). With `checkpoint` (a
+    path) the training state is written there every `checkpoint_every` steps and at the end, and resumed from it."""
+    cfg = cfg or TrainConfig()
+    check_type('model', model, HookedModel, 'a sparse_tutor MLP or Transformer')
+    check_type('cfg', cfg, TrainConfig)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a callable (model, batch) -> (loss, metrics), got {type(loss_fn).__name__}")
+    checkpoint, checkpoint_every = _check_checkpoint(checkpoint, checkpoint_every)
+    n = _check_data(data)
+    run = _start(model, cfg, n)
+    if checkpoint is not None and checkpoint.exists(): _resume(checkpoint, run, cfg, n)
+    if run.step == cfg.steps:
+        model.eval()
+        return run.hist
     params = [param for param in model.parameters() if param.requires_grad]
-    hist = _new_history(cfg)
+    hist, sparsifier, opt = run.hist, run.sparsifier, run.opt
     model.train()
-    start, losses, metrics = time.perf_counter(), [], {}
-    batches = _batches(n, min(cfg.batch_size, n), gen)
-    bar = tqdm(range(cfg.steps), disable=not cfg.progress, desc='sparse' if cfg.sparse else 'dense', leave=False)
+    start, seconds_before = time.perf_counter(), hist['seconds']
+    bar = tqdm(range(run.step, cfg.steps), initial=run.step, total=cfg.steps, disable=not cfg.progress,
+               desc='sparse' if cfg.sparse else 'dense', leave=False)
     for step in bar:
-        idx = next(batches)
+        idx = next(run.batches)
         loss, step_metrics = loss_fn(model, {key: tensor[idx] for key, tensor in data.items()})
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower cfg.lr (now {cfg.lr})")
@@ -184,18 +249,114 @@ def train(model: HookedModel, data: dict, loss_fn: Callable, cfg: TrainConfig | 
         for group in opt.param_groups: group['lr'] = lr_at(step, cfg, sparsifier)
         opt.step()
         if sparsifier is not None: sparsifier.apply_(step + 1)
-        losses.append(loss.item())
-        for key, value in step_metrics.items(): metrics.setdefault(key, []).append(value)
-        done = step + 1
+        run.losses.append(loss.item())
+        for key, value in step_metrics.items(): run.metrics.setdefault(key, []).append(value)
+        done = run.step = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            _record(hist, done, losses, metrics, cfg, sparsifier, model); losses, metrics = [], {}
+            _record(hist, done, run.losses, run.metrics, cfg, sparsifier, model); run.losses, run.metrics = [], {}
             bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}")
             if callback is not None: callback(done, model)
         if cfg.eval_every and done % cfg.eval_every == 0 and done != cfg.steps: _evaluate(hist, done, model, eval_fn)
+        if checkpoint_every and done % checkpoint_every == 0 and done != cfg.steps:
+            _write_state(checkpoint, _state(run, cfg, n, seconds_before + time.perf_counter() - start))
     _evaluate(hist, cfg.steps, model, eval_fn)
-    hist['seconds'] = time.perf_counter() - start
+    hist['seconds'] = seconds_before + (time.perf_counter() - start)
+    if checkpoint is not None: _write_state(checkpoint, _state(run, cfg, n, hist['seconds']))
     model.eval()
     return hist
+
+# %% ../../nbs/api/core/04_train.ipynb #586b4754
+_STATE_FORMAT = 1
+_STATE_KEYS = ('format', 'train_config', 'model_config', 'examples', 'step', 'model', 'optimizer', 'sparsifier',
+               'batches', 'torch_rng', 'history', 'pending')
+_RESTART = 'delete the file to restart training'
+_UNREADABLE = (RuntimeError, OSError, EOFError, LookupError, ValueError, TypeError, pickle.UnpicklingError)
+
+def _state(run: _Run, cfg: TrainConfig, n: int, seconds: float) -> dict:
+    "The training state of `run` as plain containers (metrics since the last record as floats)."
+    return {'format': _STATE_FORMAT, 'train_config': asdict(cfg), 'model_config': model_config_dict(run.model),
+            'examples': n, 'step': run.step, 'model': run.model.state_dict(), 'optimizer': run.opt.state_dict(),
+            'sparsifier': None if run.sparsifier is None else run.sparsifier.state_dict(),
+            'batches': run.batches.state_dict(), 'torch_rng': torch.get_rng_state(),
+            'history': {**run.hist, 'seconds': seconds},
+            'pending': {'losses': list(run.losses),
+                        'metrics': {key: [float(value) for value in values] for key, values in run.metrics.items()}}}
+
+def _write_state(path: Path, state: dict):
+    "torch.save `state` to `path` atomically: a temporary file in the same folder, renamed over `path`."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(state, f)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+def _read_state(path: Path) -> dict:
+    "The training state at `path`; a ValueError naming the file when it is unreadable or not a training state."
+    try: state = torch.load(path, map_location='cpu', weights_only=True)
+    except _UNREADABLE as e:
+        raise ValueError(f"checkpoint: {path} is not a readable training state ({type(e).__name__}: "
+                         f"{str(e)[:200]}); {_RESTART}") from None
+    if not isinstance(state, dict) or state.get('format') != _STATE_FORMAT or not set(_STATE_KEYS) <= set(state):
+        missing = sorted(set(_STATE_KEYS) - set(state)) if isinstance(state, dict) else list(_STATE_KEYS)
+        raise ValueError(f"checkpoint: {path} is not a sparse_tutor training state (format "
+                         f"{show(state.get('format') if isinstance(state, dict) else None)}, missing {missing}); "
+                         f"{_RESTART}")
+    return state
+
+# %% ../../nbs/api/core/04_train.ipynb #caf56b20
+def _run_fields(train_config: dict, model_config: dict, n: int) -> dict:
+    "What must match between a stored run and this one, by name (`progress` only changes the display)."
+    fields = {f"cfg.{key}": value for key, value in train_config.items() if key != 'progress'}
+    fields['model kind'] = model_config['kind']
+    fields.update({f"model.{key}": value for key, value in model_config['config'].items()})
+    return {**fields, 'examples in data': n}
+
+def _check_same_run(path: Path, state: dict, cfg: TrainConfig, model: HookedModel, n: int):
+    "A ValueError naming what differs when the state at `path` was written by a different run."
+    try: stored = _run_fields(dict(state['train_config']), dict(state['model_config']), state['examples'])
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise ValueError(f"checkpoint: {path} has a corrupt run record ({e!r}); {_RESTART}") from None
+    current = _run_fields(asdict(cfg), model_config_dict(model), n)
+    differ = [f"{key}: {show(stored.get(key))} in the file, {show(current.get(key))} now"
+              for key in sorted(set(stored) | set(current)) if stored.get(key) != current.get(key)]
+    if differ: raise ValueError(f"checkpoint: {path} is the state of a different run ({'; '.join(differ)}); {_RESTART}")
+    if type(state['step']) is not int or not 0 <= state['step'] <= cfg.steps:
+        raise ValueError(f"checkpoint: {path} records step {show(state['step'])}, expected an int in [0, {cfg.steps}]; "
+                         f"{_RESTART}")
+
+def _restore(path: Path, state: dict, run: _Run):
+    "Put the training state read from `path` into `run` (whose configs match it)."
+    shapes = {name: tuple(tensor.shape) for name, tensor in run.model.state_dict().items()}
+    stored = state['model']
+    tensors_only = isinstance(stored, dict) and all(isinstance(tensor, torch.Tensor) for tensor in stored.values())
+    if not tensors_only or {name: tuple(tensor.shape) for name, tensor in stored.items()} != shapes:
+        raise ValueError(f"checkpoint: the weights in {path} do not fit the model; {_RESTART}")
+    history = state['history']
+    if not isinstance(history, dict) or not isinstance(history.get('seconds'), float):
+        raise ValueError(f"checkpoint: {path} holds a corrupt history; {_RESTART}")
+    try:
+        run.opt.load_state_dict(state['optimizer'])
+        if run.sparsifier is not None: run.sparsifier.load_state_dict(state['sparsifier'])
+        run.batches.load_state_dict(state['batches'])
+        torch.set_rng_state(state['torch_rng'])
+        run.model.load_state_dict(state['model'])
+        run.losses = [float(loss) for loss in state['pending']['losses']]
+        run.metrics = {key: list(values) for key, values in state['pending']['metrics'].items()}
+    except (RuntimeError, ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"checkpoint: {path} holds a corrupt training state ({str(e)[:200]}); {_RESTART}") from None
+    run.hist, run.step = history, state['step']
+
+def _resume(path: Path, run: _Run, cfg: TrainConfig, n: int):
+    "Continue `run` from the training state at `path`: a ValueError when that is another run's state or damaged."
+    state = _read_state(path)
+    _check_same_run(path, state, cfg, run.model, n)
+    _restore(path, state, run)
+    run.hist['config'] = asdict(cfg)
 
 # %% ../../nbs/api/core/04_train.ipynb #905e005a
 def one_thread():

@@ -128,7 +128,7 @@ def _nonsense_report(model: Transformer, task: str, seed: int) -> dict:
             'nonsense_reached': control.reached,
             'nonsense_heldout_loss': evaluate_masks(model, heldout, control.masks, means)['loss']}
 
-def circuit_report(task: str, seed: int = 0, models: dict | None = None, n_random: int = 5,
+def circuit_report(task: str, seed: int = 0, models: dict | None = None, n_random: int = 20,
                    nonsense: bool = True) -> dict:
     """Shipped dense vs sparse circuit of `task` (model `seed`): sizes, ratios, the sparse circuit's checks and, with
     `nonsense`, the nonsense control (shipped for seed 0)."""
@@ -165,7 +165,8 @@ def lesson04_findings() -> dict:
     "Lesson 4's headline numbers, per task shown in the lesson: circuit sizes, ratios and the checks."
     models = {variant: load_pretrained(variant).model for variant in RECIPES}
     keys = ('dense_nodes', 'sparse_nodes', 'dense_edges', 'sparse_edges', 'ratio', 'node_ratio', 'sufficient_loss',
-            'necessary_acc', 'random_ablation_acc', 'nonsense_nodes', 'nonsense_loss', 'nonsense_heldout_loss')
+            'necessary_acc', 'random_ablation_acc', 'random_ablation_p05', 'nonsense_nodes', 'nonsense_loss',
+            'nonsense_heldout_loss')
     findings = {}
     for task in LESSON04_TASKS:
         report = circuit_report(task, models=models)
@@ -176,12 +177,13 @@ def lesson04_findings() -> dict:
     return findings
 
 def bench_circuits(quick: bool = False) -> dict:
-    """Per task: the shipped circuits' sizes and checks (as `circuit_report`) and the seconds of a fresh prune of the
-    sparse model at its shipped coefficient. `quick`: the lesson's two tasks, 3 random-ablation draws."""
+    """Per task: the shipped circuits' sizes and checks (as `circuit_report`, 20 random-ablation draws) and the
+    seconds of a fresh prune of the sparse model at its shipped coefficient. `quick`: the lesson's two tasks,
+    3 draws."""
     models = {variant: load_pretrained(variant).model for variant in RECIPES}
     results = {}
     for task in (LESSON04_TASKS if quick else CODE_TASKS):
-        report = circuit_report(task, models=models, n_random=3 if quick else 5)
+        report = circuit_report(task, models=models, n_random=3 if quick else 20)
         shipped = load_circuit('sparse', task)
         started = time.perf_counter()
         prune(models['sparse'], task, target_loss=shipped.target_loss, lam=shipped.lam)
