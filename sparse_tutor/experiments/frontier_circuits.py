@@ -137,7 +137,7 @@ def ship_frontier_circuits(widths=FRONTIER_WIDTHS, tasks=CODE_TASKS, seeds: dict
                             **run))
     return {'chosen': chosen, 'reports': reports}
 
-# %% ../../nbs/api/experiments/04b_frontier_circuits.ipynb #9bd18cbd
+# %% ../../nbs/api/experiments/04b_frontier_circuits.ipynb #3d297ba3
 def passes(checks: dict, target_loss: float = CODE_TARGET_LOSS) -> bool:
     "The three checks: sufficient on held-out prompts, necessary, and more necessary than a random same-size set."
     return bool(checks['sufficient_loss'] <= SLACK * target_loss and checks['necessary_acc'] <= 0.6
@@ -176,7 +176,7 @@ def frontier_circuits(widths=FRONTIER_WIDTHS, tasks=CODE_TASKS, seeds: dict | No
                 'necessary_acc': max(checks['necessary_acc'] for checks in per_seed.values()),
                 'random_ablation_acc': min(checks['random_ablation_acc'] for checks in per_seed.values()),
                 'random_ablation_p05': min(checks['random_ablation_p05'] for checks in per_seed.values()),
-                'draws': N_RANDOM, 'seeds': list(seeds[width]),
+                'draws': min(checks['random_draws'] for checks in per_seed.values()), 'seeds': list(seeds[width]),
                 'per_seed': {str(seed): checks for seed, checks in per_seed.items()},
                 'passes': all(passes(checks) for checks in per_seed.values())}
     return table
