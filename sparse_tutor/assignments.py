@@ -5,18 +5,26 @@ their questions, and grade submissions locally"""
 
 # %% ../nbs/api/90_assignments.ipynb #183a1488
 from __future__ import annotations
-import json, re, shutil, time, zipfile
+import base64, contextlib, hashlib, json, os, re, shutil, signal, subprocess, sys, tempfile, time, zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 import sparse_tutor as _pkg
-from .core.validate import check_type
+from .core.validate import check_int, check_number, check_type
 
 # %% auto #0
-__all__ = ['ASSIGNMENTS_DIR', 'DIST_DIR', 'assignment_sources', 'questions', 'wrong_answer_spec', 'build_assignment',
-           'build_assignments', 'find_autograder', 'grade', 'plant_wrong_answer', 'report']
+__all__ = ['PACKAGE_DIR', 'COURSE_DIR', 'ASSIGNMENTS_DIR', 'LESSONS_DIR', 'CONSTRAINTS', 'DIST_DIR', 'GRADESCOPE_PYTHON',
+           'TORCH_CPU_INDEX', 'assignment_sources', 'questions', 'wrong_answer_spec', 'pins', 'gradescope_requirements',
+           'course_wheel', 'build_assignment', 'build_assignments', 'find_autograder', 'grade', 'plant_wrong_answer',
+           'report', 'submission_files', 'read_results', 'grade_many', 'copy_lessons']
 
 # %% ../nbs/api/90_assignments.ipynb #ad742112
-ASSIGNMENTS_DIR = Path(_pkg.__file__).resolve().parent.parent / 'assignments'
-DIST_DIR = ASSIGNMENTS_DIR / 'dist'
+PACKAGE_DIR = Path(_pkg.__file__).resolve().parent
+COURSE_DIR = PACKAGE_DIR / 'course'                   # links into the repository in a checkout, copies in a wheel
+ASSIGNMENTS_DIR = COURSE_DIR / 'assignments'
+LESSONS_DIR = COURSE_DIR / 'lessons'
+CONSTRAINTS = COURSE_DIR / 'constraints.txt'
+_CHECKOUT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / 'pyproject.toml').is_file() else None
+DIST_DIR = _CHECKOUT / 'assignments' / 'dist' if _CHECKOUT else Path('assignments') / 'dist'
 _SOURCE_RE = re.compile(r'^(\d\d)_[A-Za-z0-9_]+\.ipynb$')
 
 def _path(value, name, what='a path (str or Path)') -> Path:
@@ -37,7 +45,7 @@ def _lesson_numbers(lessons):
     return numbers
 
 def assignment_sources(src=None, lessons=None) -> dict:
-    "Lesson number -> assignment source (`NN_name.ipynb` in `src`, default the repository's `assignments/`)."
+    "Lesson number -> assignment source (`NN_name.ipynb` in `src`, default the course's `assignments/`)."
     src = ASSIGNMENTS_DIR if src is None else _path(src, 'src', 'a folder path (str or Path)')
     if not src.is_dir():
         raise ValueError(f"src: expected a folder holding assignment sources (NN_name.ipynb), got {str(src)!r}, "
@@ -111,34 +119,154 @@ def wrong_answer_spec(source) -> dict:
                          "and 'replace'")
     return spec
 
+# %% ../nbs/api/90_assignments.ipynb #3b0908b6
+GRADESCOPE_PYTHON = '3.11'
+TORCH_CPU_INDEX = 'https://download.pytorch.org/whl/cpu'
+_WHEEL_RE = re.compile(r'sparse_tutor-[^-/\\]+-py3-none-any\.whl')
+
+def pins() -> dict:
+    "Package -> version, as the shipped constraints.txt pins them."
+    found = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split('#', 1)[0].strip()
+        if not line: continue
+        m = re.fullmatch(r'([A-Za-z0-9_.-]+)==(\S+)', line)
+        if m is None: raise ValueError(f"{CONSTRAINTS}: expected lines such as 'torch==2.13.0', got {line!r}")
+        found[m.group(1).lower()] = m.group(2)
+    return found
+
+def gradescope_requirements(wheel: str, autograder_dir: str = '/autograder') -> list:
+    """The pip requirements of an autograder: CPU torch and the other pins of constraints.txt, and this package from
+    the wheel `wheel` (a file name) that the zip ships under `files/`."""
+    check_type('wheel', wheel, str, 'a wheel file name (str)')
+    if not _WHEEL_RE.fullmatch(wheel):
+        raise ValueError(f"wheel: expected a file name such as sparse_tutor-0.1.0-py3-none-any.whl, got {wheel!r}")
+    check_type('autograder_dir', autograder_dir, str, 'an absolute path (str)')
+    if not autograder_dir.startswith('/'):
+        raise ValueError(f"autograder_dir: expected an absolute path, got {autograder_dir!r}")
+    reqs = [f'--extra-index-url {TORCH_CPU_INDEX}']
+    for name, version in pins().items():
+        if name == 'torch' and '+' not in version: version += '+cpu'     # the CPU build: no CUDA packages
+        reqs.append(f'{name}=={version}')
+    return reqs + [f"sparse-tutor @ file://{autograder_dir.rstrip('/')}/source/files/{wheel}"]
+
+# %% ../nbs/api/90_assignments.ipynb #e9def21e
+_COURSE_FILES = ('course/constraints.txt', 'course/lessons/[0-9][0-9]_*.ipynb', 'course/assignments/[0-9][0-9]_*.ipynb')
+
+def _package_files() -> list:
+    "(file on disk, name in the wheel) for every file the package ships: modules, package data, the course files."
+    files = []
+    for root, dirs, names in os.walk(PACKAGE_DIR):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__' and not (Path(root) == PACKAGE_DIR and d == 'course'))
+        files += [Path(root) / n for n in sorted(names) if not n.endswith(('.pyc', '.pyo'))]
+    for pattern in _COURSE_FILES: files += sorted(PACKAGE_DIR.glob(pattern))
+    return [(f, 'sparse_tutor/' + f.relative_to(PACKAGE_DIR).as_posix()) for f in files]
+
+def course_wheel(dest) -> Path:
+    "Write a wheel of the installed sparse_tutor into the folder `dest`; returns its path."
+    from importlib.metadata import distributions
+    dest = _path(dest, 'dest', 'a folder path (str or Path)')
+    # the installed distribution's metadata (a dist-info's METADATA; a checkout's egg-info has PKG-INFO instead)
+    found = [(d, d.read_text('METADATA') or d.read_text('PKG-INFO')) for d in distributions(name='sparse-tutor')]
+    found = sorted((x for x in found if x[1]), key=lambda x: x[0].read_text('METADATA') is None)
+    if not found:
+        raise RuntimeError("sparse-tutor is not installed (pip install -e . in a checkout), so it has no metadata "
+                           "to put in a wheel")
+    dist, metadata = found[0]
+    version = _pkg.__version__
+    if dist.version != version:
+        raise RuntimeError(f"the installed metadata is sparse-tutor {dist.version}'s but the package is {version}: "
+                           "reinstall it (pip install -e .)")
+    info, records = f'sparse_tutor-{version}.dist-info', []
+    def add(zf, name, data: bytes):
+        entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        entry.external_attr, entry.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+        zf.writestr(entry, data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+        records.append(f'{name},sha256={digest},{len(data)}')
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / f'sparse_tutor-{version}-py3-none-any.whl'
+    with zipfile.ZipFile(wheel, 'w') as zf:
+        for path, name in _package_files(): add(zf, name, path.read_bytes())
+        add(zf, f'{info}/METADATA', metadata.encode())
+        add(zf, f'{info}/WHEEL', b'Wheel-Version: 1.0\nGenerator: sparse_tutor.assignments\nRoot-Is-Purelib: true\n'
+                                 b'Tag: py3-none-any\n')
+        add(zf, f'{info}/entry_points.txt', (dist.read_text('entry_points.txt') or '').encode())
+        add(zf, f'{info}/top_level.txt', b'sparse_tutor\n')
+        records.append(f'{info}/RECORD,,')
+        entry = zipfile.ZipInfo(f'{info}/RECORD', date_time=(1980, 1, 1, 0, 0, 0))
+        entry.external_attr, entry.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+        zf.writestr(entry, '\n'.join(records) + '\n')
+    return wheel
+
 # %% ../nbs/api/90_assignments.ipynb #fc938f01
 def _otter(module, name):
     "A function from otter-grader, with a clear error when the `assign` extra is not installed."
     import importlib
     try: return getattr(importlib.import_module(module), name)
-    except ImportError: raise ImportError("assignments need otter-grader: pip install 'sparse-tutor[assign]'") from None
+    except ImportError:
+        raise ImportError("building and grading assignments need otter-grader: pip install 'sparse-tutor[grade]'") from None
+
+def _need_kernel():
+    "A clear error, before any work, when otter would find no python3 Jupyter kernel to run notebooks in."
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+        KernelSpecManager().get_kernel_spec('python3')
+    except (ImportError, NoSuchKernel):
+        raise ImportError("grading runs notebooks in a python3 Jupyter kernel and this environment has none: "
+                          "pip install 'sparse-tutor[grade]'") from None
 
 def _strip_private(nb_path):
     nb = json.loads(nb_path.read_text())
     if nb.get('metadata', {}).pop('sparse_tutor', None) is not None:
         nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
-def build_assignment(source, out=None, check: bool = False) -> dict:
+_GRADESCOPE_KEYS = ('requirements', 'python_version', 'autograder_files')
+
+def _staged_source(source: Path, folder: Path, wheel: Path) -> Path:
+    "A copy of `source` in `folder`, the wheel beside it, whose config makes the autograder install the wheel and pins."
+    import yaml
+    nb = _read_nb(source, 'source')
+    cfgs = [c for c in nb['cells'] if c['cell_type'] == 'raw' and re.match(r'#\s*assignment\s+config', _src_lines(c), re.I)]
+    if len(cfgs) != 1:
+        raise ValueError(f"source: expected one '# ASSIGNMENT CONFIG' raw cell in {source.name}, found {len(cfgs)}")
+    cfg = yaml.safe_load(_src_lines(cfgs[0]).split('\n', 1)[1]) or {}
+    if set(_GRADESCOPE_KEYS) & set(cfg):
+        raise ValueError(f"source: {source.name} sets {sorted(set(_GRADESCOPE_KEYS) & set(cfg))} in its assignment "
+                         "config; the build sets these (the wheel of sparse_tutor and constraints.txt's pins)")
+    cfg.update(requirements=gradescope_requirements(wheel.name), python_version=GRADESCOPE_PYTHON,
+               autograder_files=[wheel.name])
+    cfgs[0]['source'] = '# ASSIGNMENT CONFIG\n' + yaml.safe_dump(cfg, sort_keys=False)
+    shutil.copy(wheel, folder / wheel.name)
+    staged = folder / source.name
+    staged.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    return staged
+
+def build_assignment(source, out=None, check: bool = False, wheel=None) -> dict:
     """Build one assignment source into `out`/NN_name/ (default `assignments/dist/`): student notebook, solutions,
-    autograder zip."""
+    autograder zip (shipping `wheel`, default a fresh `course_wheel`)."""
     source = _path(source, 'source')
     if not (source.is_file() and _SOURCE_RE.match(source.name)):
         raise ValueError(f"source: expected an existing assignment notebook named NN_name.ipynb, got {str(source)!r}")
     check_type('check', check, bool, 'True or False')
     out = DIST_DIR if out is None else _path(out, 'out', 'a folder path (str or Path)')
+    if wheel is not None:
+        wheel = _path(wheel, 'wheel', 'a wheel path (str or Path)')
+        if not (wheel.is_file() and _WHEEL_RE.fullmatch(wheel.name)):
+            raise ValueError(f"wheel: expected a wheel of sparse_tutor (course_wheel's), got {str(wheel)!r}")
     otter_assign = _otter('otter.assign', 'main')
+    if check: _need_kernel()
     dest = (out / source.stem).resolve()
     if dest.exists(): shutil.rmtree(dest)
     dest.mkdir(parents=True)
     t0 = time.perf_counter()
-    try: otter_assign(str(source.resolve()), str(dest), no_pdfs=True, no_run_tests=not check)
-    except Exception as e:
-        raise RuntimeError(f"building {source.name} failed: {type(e).__name__}: {e}") from e
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        if wheel is None: wheel = course_wheel(scratch / 'wheel')
+        staged = _staged_source(source, scratch, wheel)
+        try: otter_assign(str(staged), str(dest), no_pdfs=True, no_run_tests=not check)
+        except Exception as e:
+            raise RuntimeError(f"building {source.name} failed: {type(e).__name__}: {e}") from e
     seconds = time.perf_counter() - t0
     zips = sorted((dest / 'autograder').glob(f'{source.stem}-autograder_*.zip'))
     if len(zips) != 1:
@@ -148,11 +276,14 @@ def build_assignment(source, out=None, check: bool = False) -> dict:
     for nb in (student, solution): _strip_private(nb)
     return {'lesson': int(source.name[:2]), 'name': source.stem, 'source': source, 'student': student,
             'solution': solution, 'autograder': autograder, 'build_seconds': seconds, 'checked': check,
-            'questions': questions(autograder)}
+            'questions': questions(autograder), 'wheel': wheel.name, 'python': GRADESCOPE_PYTHON}
 
 def build_assignments(out=None, lessons=None, src=None, check: bool = False) -> dict:
     "Build every assignment source (or those of `lessons`) into `out` (default `assignments/dist/`); lesson -> build."
-    return {lesson: build_assignment(path, out, check) for lesson, path in assignment_sources(src, lessons).items()}
+    sources = assignment_sources(src, lessons)
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = course_wheel(scratch)
+        return {lesson: build_assignment(path, out, check, wheel) for lesson, path in sources.items()}
 
 # %% ../nbs/api/90_assignments.ipynb #4c22ee68
 def find_autograder(submission, out=None) -> Path:
@@ -188,6 +319,7 @@ def grade(submission, autograder=None, out=None) -> dict:
     if not (autograder.is_file() and zipfile.is_zipfile(autograder)):
         raise ValueError(f"autograder: expected an autograder zip file, got {str(autograder)!r}")
     grade_submission = _otter('otter.api', 'grade_submission')
+    _need_kernel()
     started = time.perf_counter()
     result = grade_submission(str(submission), str(autograder), quiet=True)
     seconds = time.perf_counter() - started
@@ -221,3 +353,156 @@ def report(result: dict) -> str:
         lines.append(f"  {question}: {res['score']:g} / {res['possible']:g}{failed}")
         for failure in res['failures']: lines.extend('      ' + line for line in failure.splitlines())
     return '\n'.join(lines)
+
+# %% ../nbs/api/90_assignments.ipynb #0864a9a7
+def submission_files(submissions) -> list:
+    "The submissions to grade: each path a submission (.ipynb or .zip), or a folder standing for every one under it."
+    if isinstance(submissions, (str, Path)): submissions = [submissions]
+    if not isinstance(submissions, (list, tuple)) or not submissions:
+        raise TypeError(f"submissions: expected a path or a non-empty list of paths, got {submissions!r}")
+    found = []
+    for item in submissions:
+        path = _path(item, 'submissions', 'paths (str or Path)')
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob('*') if p.suffix in ('.ipynb', '.zip') and p.is_file()
+                            and '.ipynb_checkpoints' not in p.parts)
+            if not inside: raise ValueError(f"submissions: the folder {str(path)!r} holds no .ipynb or .zip file")
+            found += inside
+        elif path.is_file() and path.suffix in ('.ipynb', '.zip'): found.append(path)
+        else:
+            why = 'which does not exist' if not path.exists() else 'which is neither'
+            raise ValueError(f"submissions: expected .ipynb or .zip files or folders holding them, got {str(path)!r}, {why}")
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+def _sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def _exit_with_parent():
+    "In a grading process: exit as soon as the process that started it is gone (killed before it could stop us)."
+    import threading
+    parent = os.getppid()
+    def watch():
+        while os.getppid() == parent: time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+def _grade_worker(submission, autograder, result_path):
+    "In a grading process: grade one submission and write the result, with this process's peak memory, as JSON."
+    import resource
+    _exit_with_parent()
+    result = grade(submission, autograder)
+    mb = 2 ** 20 if sys.platform == 'darwin' else 2 ** 10                     # ru_maxrss: bytes on macOS, KiB on Linux
+    result['peak_rss_mb'] = {'grader': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / mb,
+                             'kernel': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / mb}
+    Path(result_path).write_text(json.dumps(result))
+
+def _grade_isolated(submission: Path, autograder: Path, timeout: float, running: set) -> dict:
+    "Grade one submission in a process group of its own, stopped after `timeout` s; the result with its `status`."
+    possible = sum(q['points'] for q in _zip_questions(autograder))
+    failed = {'submission': str(submission), 'autograder': str(autograder), 'score': 0.0, 'possible': possible,
+              'questions': {}, 'peak_rss_mb': None}
+    code = 'import sys; from sparse_tutor.assignments import _grade_worker; _grade_worker(*sys.argv[1:])'
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / 'result.json'
+        proc = subprocess.Popen([sys.executable, '-c', code, str(submission), str(autograder), str(out)], cwd=scratch,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        running.add(proc)
+        try: log, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):       # (unless it ended in the meantime)
+                os.killpg(proc.pid, signal.SIGKILL)       # the grader; its kernel exits when it sees its parent gone
+            proc.communicate()
+            return {**failed, 'status': 'timeout', 'seconds': time.perf_counter() - started,
+                    'error': f"grading ran past the timeout of {timeout:g} s and was stopped "
+                             "(a cell that never returns?)"}
+        finally: running.discard(proc)
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0 or not out.is_file():
+            tail = '\n'.join(log.strip().splitlines()[-3:])
+            return {**failed, 'status': 'crashed', 'seconds': seconds,
+                    'error': f"the grading process exited with status {proc.returncode}: {tail}"}
+        result = json.loads(out.read_text())
+    return {**result, 'status': 'graded' if result['error'] is None else 'error', 'seconds': seconds}
+
+def read_results(path) -> list:
+    "The results a grading run has written to `path` so far; a last line cut short by an interruption is left out."
+    path = _path(path, 'results')
+    if not path.is_file(): return []
+    lines = path.read_text().splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        try: found.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1: break                                      # written when the run was stopped
+            raise ValueError(f"results: line {i + 1} of {str(path)!r} is not a grading result: {line[:80]!r}") from None
+    return found
+
+def grade_many(submissions, autograder=None, out=None, jobs: int | None = None, timeout: float = 600.0,
+               results='grades.jsonl', regrade: bool = False, progress: bool = True, on_result=None) -> list:
+    """Grade every submission (files, or folders of them) in `jobs` parallel processes (default: every core), each
+    stopped after `timeout` s; append each result to `results` (JSON lines) as it finishes and skip those already
+    there. The results in the order of the submissions; `on_result(result)` is called as each new one finishes."""
+    jobs = (os.cpu_count() or 1) if jobs is None else check_int('jobs', jobs, lo=1)
+    timeout = check_number('timeout', timeout, lo=0, lo_open=True, what='a number of seconds > 0')
+    check_type('regrade', regrade, bool, 'True or False')
+    if on_result is not None and not callable(on_result):
+        raise TypeError(f"on_result: expected a function of one result, got {on_result!r}")
+    subs = submission_files(submissions)
+    if autograder is None: zips = {s: find_autograder(s, out).resolve() for s in subs}   # workers run elsewhere
+    else:
+        autograder = _path(autograder, 'autograder')
+        if not (autograder.is_file() and zipfile.is_zipfile(autograder)):
+            raise ValueError(f"autograder: expected an autograder zip file, got {str(autograder)!r}")
+        zips = dict.fromkeys(subs, autograder.resolve())
+    _otter('otter.api', 'grade_submission'); _need_kernel()               # the grade extra, before any work
+    results = _path(results, 'results', 'a file path (str or Path)')
+    if results.exists() and not results.is_file(): raise ValueError(f"results: {str(results)!r} is not a file")
+    zip_sha = {z: _sha256(z) for z in set(zips.values())}
+    keys = {s: (str(s), _sha256(s), zip_sha[zips[s]]) for s in subs}
+    done = {} if regrade else {(r['submission'], r['submission_sha256'], r['autograder_sha256']): r
+                               for r in read_results(results)}
+    found = {s: done[keys[s]] for s in subs if keys[s] in done}
+    todo = [s for s in subs if s not in found]
+    results.parent.mkdir(parents=True, exist_ok=True)
+    written = results.read_bytes() if results.is_file() else b''
+    if not written.endswith(b'\n'):                                   # a last line cut short by an interruption
+        results.write_bytes(written[:written.rfind(b'\n') + 1])
+    from tqdm.auto import tqdm
+    running = set()
+    pool = ThreadPoolExecutor(max_workers=min(jobs, max(len(todo), 1)))
+    try:
+        with tqdm(total=len(subs), initial=len(found), unit='submission', disable=not progress) as bar:
+            futures = {pool.submit(_grade_isolated, s, zips[s], timeout, running): s for s in todo}
+            for future in as_completed(futures):
+                s = futures[future]
+                result = {**future.result(), 'submission': str(s), 'submission_sha256': keys[s][1],
+                          'autograder_sha256': keys[s][2]}
+                with open(results, 'a') as f:
+                    f.write(json.dumps(result) + '\n')
+                    f.flush(); os.fsync(f.fileno())
+                found[s] = result
+                bar.update()
+                if on_result is not None: on_result(result)
+    except BaseException:                                  # interrupted: stop every grading process, keep what is written
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(running):
+            with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGKILL)   # if it just ended
+        raise
+    pool.shutdown()
+    return [found[s] for s in subs]
+
+# %% ../nbs/api/90_assignments.ipynb #d906032a
+def copy_lessons(dest, overwrite: bool = False) -> list:
+    "Copy the lesson notebooks shipped in the package into the folder `dest`; the copied paths."
+    dest = _path(dest, 'dest', 'a folder path (str or Path)')
+    check_type('overwrite', overwrite, bool, 'True or False')
+    lessons = sorted(LESSONS_DIR.glob('[0-9][0-9]_*.ipynb'))
+    if not lessons: raise RuntimeError(f"no lesson notebooks in {LESSONS_DIR}: the installed package is incomplete")
+    if dest.exists() and not dest.is_dir(): raise ValueError(f"dest: expected a folder, got {str(dest)!r}, a file")
+    there = [p.name for p in lessons if (dest / p.name).exists()]
+    if there and not overwrite:
+        raise ValueError(f"dest: {str(dest)!r} already holds {there}; pass overwrite=True (--force) to replace them")
+    dest.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copyfile(p, dest / p.name)) for p in lessons]

@@ -197,7 +197,7 @@ def finding_functions() -> dict:
     from sparse_tutor.experiments.tracing import lesson03_findings, lesson04_findings
     from sparse_tutor.experiments.familiarity import lesson05_findings
     from sparse_tutor.experiments.icl import lesson06_findings
-    from sparse_tutor.experiments.capstone import lesson07_findings
+    from sparse_tutor.experiments.capstone_findings import lesson07_findings
     return {'lesson01': lesson01_findings, 'lesson02': lesson02_findings, 'lesson03': lesson03_findings,
             'lesson04': lesson04_findings, 'lesson05': lesson05_findings, 'lesson06': lesson06_findings,
             'lesson07': lesson07_findings}

@@ -100,6 +100,39 @@ def _add_frontier_command(sub):
     frontier.add_argument('--models-only', action='store_true', help='train the models, do not prune')
     frontier.set_defaults(fn=_ship_frontier)
 
+# %% ../nbs/api/92_cli.ipynb #s4cli002
+def _ship_grid(args):
+    from sparse_tutor.core.engine import JobError
+    from sparse_tutor.experiments.capstone_grid import ship_grid
+    try: path = ship_grid(work_dir=args.work_dir, workers=args.workers, dask=args.dask)
+    except (JobError, ValueError, TypeError, ImportError, OSError) as e:
+        print(f"sparse-tutor ship-grid: {e}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+def _ship_code_gaps(args):
+    from sparse_tutor.experiments.capstone_code import ship_code_gaps
+    try: gaps = ship_code_gaps(widths=tuple(args.widths))
+    except (ValueError, TypeError, OSError) as e:
+        print(f"sparse-tutor ship-code-gaps: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({width: {key: row[key] for key in ('gap_dense', 'gap_sparse', 'diff', 'diff_ci')}
+                      for width, row in gaps.items()}, indent=2))
+    return 0
+
+def _add_capstone_grid_commands(sub):
+    grid = sub.add_parser('ship-grid', help="run lesson 7's grid of MLPs across density and width (resumable; local "
+                                            "processes or a Dask cluster) and store its records")
+    grid.add_argument('--workers', type=int, default=None, help='local worker processes (default: every core)')
+    grid.add_argument('--dask', default=None, metavar='ADDRESS',
+                      help='run the jobs on this Dask scheduler (tcp://host:port); needs sparse-tutor[dask]')
+    grid.add_argument('--work-dir', default='grid_work', help='finished job records (default: ./grid_work)')
+    grid.set_defaults(fn=_ship_grid)
+    code = sub.add_parser('ship-code-gaps', help="measure lesson 7's detection gaps on the frontier transformers")
+    code.add_argument('--widths', type=int, nargs='+', default=[64, 128, 256], help='d_model of each width')
+    code.set_defaults(fn=_ship_code_gaps)
+
 # %% ../nbs/api/92_cli.ipynb #3e322bf4
 def _bench(args):
     from sparse_tutor.bench import run_bench, BenchFailed
@@ -135,20 +168,35 @@ def _assign(args):
     return 0
 
 def _grade(args):
-    from sparse_tutor.assignments import grade, report
-    results, status = [], 0
-    for submission in args.submissions:
-        try: result = grade(submission, autograder=args.autograder, out=args.out)
-        except (ValueError, TypeError) as e:
-            print(f"sparse-tutor grade: {e}", file=sys.stderr)
-            status = 2
-            continue
-        results.append(result)
-        print(report(result))
-        if result['error']: status = max(status, 1)
+    import time
+    from tqdm.auto import tqdm
+    from sparse_tutor.assignments import grade_many, report
+    started, fresh = time.perf_counter(), []
+    def show(result):
+        fresh.append(result)
+        tqdm.write(report(result))
+    try: results = grade_many(args.submissions, autograder=args.autograder, out=args.out, jobs=args.jobs,
+                              timeout=args.timeout, results=args.results, regrade=args.regrade, on_result=show)
+    except (ValueError, TypeError, ImportError) as e:
+        print(f"sparse-tutor grade: {e}", file=sys.stderr)
+        return 2
+    counts = {s: sum(r['status'] == s for r in results) for s in ('graded', 'error', 'crashed', 'timeout')}
+    minutes = (time.perf_counter() - started) / 60
+    rate = f"; {len(fresh) / minutes:.1f} submissions/minute" if fresh else ''
+    print(f"{len(results)} submission(s): {len(fresh)} graded now, {len(results) - len(fresh)} already in "
+          f"{args.results}{rate}; " + ', '.join(f"{n} {s}" for s, n in counts.items()))
     if args.json:
         with open(args.json, 'w') as f: json.dump(results, f, indent=2)
-    return status
+    return 0 if counts['graded'] == len(results) else 1
+
+def _lessons(args):
+    from sparse_tutor.assignments import copy_lessons
+    try: copied = copy_lessons(args.dest, overwrite=args.force)
+    except (ValueError, TypeError, RuntimeError) as e:
+        print(f"sparse-tutor lessons: {e}", file=sys.stderr)
+        return 2
+    for path in copied: print(path)
+    return 0
 
 # %% ../nbs/api/92_cli.ipynb #0824fe4e
 def _add_assignment_commands(sub):
@@ -156,21 +204,34 @@ def _add_assignment_commands(sub):
                             help="build every lesson's assignment: student notebook, solutions and autograder zip")
     assign.add_argument('--lessons', type=int, nargs='+', default=None,
                         help='which lessons (default: every assignment source)')
-    assign.add_argument('--out', default=None, help='output folder (default: assignments/dist in the repository)')
+    assign.add_argument('--out', default=None, help='output folder (default: assignments/dist in the repository, '
+                                                    'or under the working directory when installed from a wheel)')
     assign.add_argument('--src', default=None,
-                        help='folder of assignment sources (default: assignments/ in the repository)')
+                        help='folder of assignment sources (default: the ones shipped with the package)')
     assign.add_argument('--no-check', action='store_true',
                         help='skip grading the solutions against every test while building')
     assign.set_defaults(fn=_assign)
-    grade = sub.add_parser('grade', help='grade submitted notebooks locally (no Docker) and print each score')
+    grade = sub.add_parser('grade', help='grade submitted notebooks locally (no Docker), in parallel, resumable; '
+                                         'print each score')
     grade.add_argument('submissions', nargs='+',
-                       help='submitted notebooks (.ipynb) or the zips their export cell writes')
+                       help='submitted notebooks (.ipynb), the zips their export cell writes, or folders of them')
     grade.add_argument('--autograder', default=None,
                        help="the autograder zip (default: found in --out from each submission's name)")
     grade.add_argument('--out', default=None,
                        help='where sparse-tutor assign built the assignments (default: assignments/dist)')
-    grade.add_argument('--json', default=None, help='also write every result to this JSON file')
+    grade.add_argument('--jobs', type=int, default=None, help='worker processes (default: every core)')
+    grade.add_argument('--timeout', type=float, default=600.0,
+                       help='seconds one submission may take before it is stopped and recorded (default 600)')
+    grade.add_argument('--results', default='grades.jsonl',
+                       help='results, one JSON line each, appended as they finish; a rerun skips those already '
+                            'there (default: grades.jsonl)')
+    grade.add_argument('--regrade', action='store_true', help='grade every submission again, even those in --results')
+    grade.add_argument('--json', default=None, help='also write every result to this JSON file at the end')
     grade.set_defaults(fn=_grade)
+    lessons = sub.add_parser('lessons', help='copy the lesson notebooks out of the installed package into DEST')
+    lessons.add_argument('dest', help='folder to copy the lessons into (created when missing)')
+    lessons.add_argument('--force', action='store_true', help='replace lesson notebooks already in DEST')
+    lessons.set_defaults(fn=_lessons)
 
 # %% ../nbs/api/92_cli.ipynb #df8c21e3
 def parser() -> argparse.ArgumentParser:
@@ -179,6 +240,7 @@ def parser() -> argparse.ArgumentParser:
     sub = cli.add_subparsers(dest='command', required=True)
     _add_ship_commands(sub)
     _add_frontier_command(sub)
+    _add_capstone_grid_commands(sub)
     _add_bench_command(sub)
     _add_assignment_commands(sub)
     return cli

@@ -248,6 +248,17 @@ def displayed_numbers(text: str) -> list:
     return re.findall(r'\d+(?:\.\d+)?', text)
 
 
+def output_text(page, selector: str) -> list:
+    "The text of every element matching `selector` inside the notebook's outputs, in page order."
+    return page.locator(f'.jp-OutputArea-output {selector}').all_inner_texts()
+
+
+def choose_option(page, select, value: str, timeout: float = 30) -> dict:
+    "Pick `value` in a dropdown (an ipywidgets Dropdown's <select>); what the notebook displayed before and after."
+    select.scroll_into_view_if_needed()
+    return _act_and_wait(page, lambda: select.select_option(value), timeout)
+
+
 def _act_and_wait(page, act, timeout: float) -> dict:
     """Do `act` (a key press, a drag, a click); what the notebook displayed before and after, and the ms from the press
     to the first change. Nothing changing within `timeout` is an answer (`changed` False), not an error."""

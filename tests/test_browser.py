@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from browser_harness import (APPS, JupyterServer, chromium, open_notebook, run_all, shutdown_kernel, sliders,
-                             graph_nodes, move_slider, click_node, displayed_numbers, wait_kernel_idle)
+                             graph_nodes, move_slider, click_node, displayed_numbers, wait_kernel_idle, output_text,
+                             choose_option)
 from sparse_tutor.bench import slider_browser_ms
 
 pytestmark = pytest.mark.browser
@@ -41,6 +42,8 @@ ARTIFACTS = REPO / 'test-artifacts' / 'browser'
 # a pair's tests together)
 RUNS = [(app, lesson) for app in APPS for lesson in LESSONS]
 SLIDER_RUNS = [run for run in RUNS if WIDGETS.get(run[1], {}).get('min_sliders')]
+EXPLORER_RUNS = [run for run in RUNS if run[1] == '01_what_analysis_sees']     # the probe explorer, after static()
+LINKED_RUNS = [run for run in RUNS if run[1] == '04_tracing_circuits']         # the graph linked to the sliders
 GRAPH_RUNS = [run for run in RUNS if WIDGETS.get(run[1], {}).get('min_graph_nodes')]
 # the library's widget classes: a lesson that builds one displays a control and must be declared
 WIDGET_CLASSES = ('ProbeExplorer', 'AblationSliders', 'CircuitGraph', 'SnapshotScrubber', 'CapstoneExplorer')
@@ -189,6 +192,78 @@ def test_declared_graph_nodes_respond_to_clicks(ran):
     for i in sorted({0, n // 2, n - 1}):
         moved = click_node(ran.page, nodes.nth(i))
         assert moved['changed'], f"{ran.lesson} in {ran.app}: clicking graph node {i} changed nothing displayed"
+
+
+def _explorer_state(page):
+    "What lesson 1's probe explorer shows: (layer index, PCs kept, colouring feature, scatter title, probe line)."
+    handles = sliders(page)
+    layer, k = (int(float(handles.nth(i).get_attribute('aria-valuenow'))) for i in (0, 1))
+    feature = page.locator('.jp-OutputArea-output .widget-dropdown select').first.input_value()
+    title = output_text(page, '.probe-explorer-title')
+    line = [t for t in output_text(page, '.widget-html') if t.startswith('probe accuracy')]
+    assert len(title) == 1 and len(line) == 1, (title, line)
+    return layer, k, feature, title[0], line[0]
+
+
+def _assert_explorer_agrees(ran, what):
+    layer, k, feature, title, line = _explorer_state(ran.page)
+    name = f'hidden.{layer}.hook_post'
+    assert title == f'{name}: PCA, coloured by {feature}', \
+        f"{ran.lesson} in {ran.app}, {what}: the controls say {name}, {feature}; the scatter's title says {title!r}"
+    assert line.startswith(f'probe accuracy, top {k} PCs of {name}:'), \
+        f"{ran.lesson} in {ran.app}, {what}: the controls say {k} PCs of {name}; the numbers say {line!r}"
+
+
+@pytest.mark.parametrize('ran', EXPLORER_RUNS, indirect=True, ids=_ids(EXPLORER_RUNS))
+def test_probe_explorer_follows_every_control_after_its_static_figure(ran):
+    """Lesson 1 displays the explorer, then draws `explorer.static(layer=LAST, k=..., feature='hard')`: the live widget
+    must show that state, and every later move of a control must update the scatter's title and the numbers."""
+    page = ran.page
+    wait_kernel_idle(page)
+    layer, k, feature, title, line = _explorer_state(page)
+    assert (layer, feature) == (3, 'hard'), f"{ran.lesson} in {ran.app}: after static() the controls show {layer}, {feature}"
+    _assert_explorer_agrees(ran, 'after static()')
+    layer_slider = sliders(page).nth(0)
+    moved = move_slider(page, layer_slider, how='mouse', direction='left', far=True)
+    _check_move(ran, 'the layer slider', moved)
+    _assert_explorer_agrees(ran, 'after the layer slider moved')
+    move_slider(page, layer_slider, how='mouse', direction='right', far=True)
+    _assert_explorer_agrees(ran, 'after the layer slider came back')
+    assert _explorer_state(page)[4] == line, \
+        f"{ran.lesson} in {ran.app}: back at the static figure's layer, the numbers differ from what static() showed"
+    moved = move_slider(page, sliders(page).nth(1), how='mouse', direction='left', far=True)
+    _check_move(ran, 'the PCs-kept slider', moved)
+    _assert_explorer_agrees(ran, 'after the PCs-kept slider moved')
+    moved = choose_option(page, page.locator('.jp-OutputArea-output .widget-dropdown select').first, 'easy')
+    assert moved['changed'], f"{ran.lesson} in {ran.app}: choosing 'easy' changed nothing displayed"
+    _assert_explorer_agrees(ran, "after 'colour by' changed")
+
+
+@pytest.mark.parametrize('ran', LINKED_RUNS, indirect=True, ids=_ids(LINKED_RUNS))
+def test_sliders_follow_every_control_after_a_graph_click(ran):
+    """Lesson 4 links its circuit graph to the ablation sliders: after a click on a node, its slider is marked, and
+    every slider moved to 0 and back changes the numbers and then shows exactly the numbers it showed before."""
+    page = ran.page
+    nodes = graph_nodes(page)
+    clicked = click_node(page, nodes.nth(0))
+    assert clicked['changed'], f"{ran.lesson} in {ran.app}: clicking a graph node changed nothing displayed"
+    pre = lambda: [t for t in output_text(page, 'pre') if t.startswith('loss ')]
+    marked = pre()
+    assert len(marked) >= 1 and 'selected: ' in marked[0], \
+        f"{ran.lesson} in {ran.app}: after a graph click the sliders do not mark a selection: {marked}"
+    handles = sliders(page)
+    for i in range(handles.count()):
+        handle = handles.nth(i)
+        if float(handle.get_attribute('aria-valuenow')) != float(handle.get_attribute('aria-valuemax')): continue
+        before = pre()
+        down = move_slider(page, handle, how='mouse', direction='left', far=True)
+        _check_move(ran, f"slider {i} after a graph click", down)
+        assert pre()[0].split('\n')[-1] == before[0].split('\n')[-1], \
+            f"{ran.lesson} in {ran.app}: moving slider {i} lost the graph's selection"
+        move_slider(page, handle, how='mouse', direction='right', far=True)
+        wait_kernel_idle(page)
+        assert pre() == before, (f"{ran.lesson} in {ran.app}: slider {i} back at 1 shows other numbers than before "
+                                 f"it moved:\nbefore: {before}\nafter: {pre()}")
 
 
 # A stand-in for the course's circuit graph: an anywidget drawing SVG nodes marked `data-node`; a click selects the

@@ -174,7 +174,7 @@ def test_circuit_json_round_trip(shipped):
 
 
 def test_findings_are_well_formed():
-    f = C.lesson07_findings()
+    f = C.point_findings()
     for k in ('gap_dense', 'gap_sparse'):
         lo, hi = f[f'{k}_ci']
         assert lo <= f[k] <= hi

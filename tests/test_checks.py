@@ -12,7 +12,7 @@ from sparse_tutor.exercises import lesson1 as E
 from sparse_tutor.exercises import lesson2 as E2
 
 ROOT = Path(__file__).resolve().parent.parent
-SOL = ROOT / 'nbs' / 'lessons' / 'solutions'
+SOL = ROOT / 'solutions'
 
 def load(name):
     spec = importlib.util.spec_from_file_location(f"sol_{name}", SOL / f"{name}.py")
@@ -86,10 +86,10 @@ def test_plausible_wrong_answers_fail():
     from scipy.stats import pearsonr
     pearson = lambda a, y: float(pearsonr(pdist(a), pdist(np.asarray(y, float)[:, None], 'hamming'))[0])
     r = E.check_l1_rsa(pearson, quiet=True)          # Pearson is not Spearman
-    assert not r and 'case 1 of 4' in r.message
+    assert not r and r.message.startswith("that is Pearson's correlation")
     no_mean = lambda a, k: (a - a.mean(0)) @ np.linalg.svd(a - a.mean(0))[2][:k].T @ np.linalg.svd(a - a.mean(0))[2][:k]
     r = E.check_l1_keep_top_pcs(no_mean, quiet=True)
-    assert not r and 'entries differ' in r.message
+    assert not r and r.message.startswith('the mean is missing')
     r = E.check_l1_knobs(dict(init_scale=0.5), quiet=True)    # the default: the bias is still there
     assert not r and 'ratio' in r.message
     assert not E2.check_l2_decrypt(lambda c, ka, kb, p: c - ka - kb, quiet=True)

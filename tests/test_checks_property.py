@@ -71,7 +71,7 @@ def _check_functions():
     return fns
 
 FUNCS = _check_functions()
-FAST = {k: f for k, f in FUNCS.items() if not k.endswith(('check_l1_knobs', 'check_l4_key_node', 'check_l6_best', 'check_l7_reading', '.check', '.check_cases'))}
+FAST = {k: f for k, f in FUNCS.items() if not k.endswith(('check_l1_knobs', 'check_l4_key_node', 'check_l6_best', 'check_l7_reading', 'check_l7_trend', '.check', '.check_cases'))}
 
 def test_every_exercise_module_is_covered():
     import pkgutil, sparse_tutor.exercises as package
@@ -80,7 +80,7 @@ def test_every_exercise_module_is_covered():
 def test_every_self_check_is_covered():
     names = {k.rsplit('.', 1)[1] for k in FUNCS}
     assert {'check', 'check_cases', 'check_l1_variance_explained', 'check_l1_knobs', 'check_l2_ablate_hook',
-            'check_l3_density', 'check_l4_key_node', 'check_l5_topk_energy', 'check_l5_gap_ci', 'check_l6_top_energy',
+            'check_l3_density', 'check_l4_key_node', 'check_l5_topk_energy', 'check_l5_gap_ci', 'check_l6_coverage',
             'check_l6_best', 'check_l7_eta_squared', 'check_l7_gap', 'check_l7_probe_scores', 'check_l7_reading',
             'check_l7_conclusion'} <= names, sorted(names)
     assert len(FUNCS) >= 23
@@ -147,6 +147,14 @@ def test_best_method_check_never_raises(answer, summary):
     assert isinstance(r, CheckResult) and isinstance(r.passed, bool) and r.message
     str(r)
     if not (isinstance(answer, str) and answer == 'sgicl'): assert not r.passed
+
+
+@settings(max_examples=60, deadline=None)
+@given(answer=st.one_of(values, callables, st.just({'bracket_counting': 'rises'})),
+       findings=st.one_of(values, st.just({'dose': None}), st.just({'circuits': {}})))
+def test_trend_check_never_raises(answer, findings):
+    "Lesson 7's `check_l7_trend(answer, findings)`: a wrong answer or broken findings are reported, not raised."
+    _assert_failed(EK.check_l7_trend(answer, findings, quiet=True), 'check_l7_trend')
 
 
 def test_an_answer_equal_to_everything_does_not_pass():

@@ -323,7 +323,7 @@ def test_es_module_is_package_data():
 # --- exercises: reference solutions pass, wrong answers fail -------------------------------------------------------
 
 def _solutions(name):
-    p = next((ROOT / 'nbs' / 'lessons' / 'solutions').glob(f'{name}_*.py'))
+    p = next((ROOT / 'solutions').glob(f'{name}_*.py'))
     spec = importlib.util.spec_from_file_location(p.stem, p)
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     return mod

@@ -13,7 +13,7 @@ from sparse_tutor.experiments.capstone_models import capstone_models
 from sparse_tutor.exercises import lesson7 as X
 
 ROOT = Path(__file__).resolve().parent.parent
-SOL = ROOT / 'nbs' / 'lessons' / 'solutions' / '07_does_sparsity_close_the_gap.py'
+SOL = ROOT / 'solutions' / '07_does_sparsity_close_the_gap.py'
 LESSON = ROOT / 'nbs' / 'lessons' / '07_does_sparsity_close_the_gap.ipynb'
 CHECKS = (X.check_l7_eta_squared, X.check_l7_gap, X.check_l7_probe_scores)
 
@@ -34,7 +34,7 @@ def _solutions():
 @pytest.fixture(scope='module')
 def findings():
     torch.set_num_threads(1)
-    return capstone.lesson07_findings()
+    return capstone.point_findings()
 
 
 def test_solutions_pass_and_stubs_fail():
@@ -53,7 +53,7 @@ def test_solutions_pass_and_stubs_fail():
 def test_plausible_wrong_answers_fail():
     sol = _solutions()
     r = X.check_l7_gap(lambda s, i, alive: sol.gap(s, i, np.ones(len(s), bool)), quiet=True)      # dead nodes kept
-    assert not r and 'case 2 of 5' in r.message and '2: 12 dead nodes to leave out' in r.hint
+    assert not r and 'the dead nodes are still in' in r.message and '2: 12 dead nodes to leave out' in r.hint
     r = X.check_l7_gap(lambda s, i, alive: 1 - pearsonr(s[alive], i[alive]).statistic, quiet=True)   # Pearson
     assert not r
     assert not X.check_l7_gap(lambda s, i, alive: 1 - sol.gap(s, i, alive), quiet=True)          # Spearman itself
@@ -61,15 +61,21 @@ def test_plausible_wrong_answers_fail():
         b = np.mean([(a[y == c].mean(0) - a.mean(0)) ** 2 for c in np.unique(y)], 0)
         return np.where(a.var(0) > 0, b / np.where(a.var(0) > 0, a.var(0), 1), 0.0)
     r = X.check_l7_eta_squared(unweighted, quiet=True)
-    assert not r and 'entries differ' in r.message
+    assert not r and 'every class weighs the same here' in r.message
     from sklearn.linear_model import RidgeClassifier
     raw = lambda a, y: np.abs(RidgeClassifier(alpha=1.0).fit(a, y).coef_).sum(0) * (a.std(0) > 1e-6)   # not standardised
     assert not X.check_l7_probe_scores(raw, quiet=True)
+    r = X.check_l7_probe_scores(lambda a, y: X._unstandardised(a, y), quiet=True)
+    assert not r and 'the columns were not standardised' in r.message
     def summed_over_nodes(a, y):                                # two classes: coef_ is [d], so .sum(0) adds up the nodes
         z = (a - a.mean(0)) / np.where(a.std(0) > 1e-6, a.std(0), 1.0)
         return np.abs(RidgeClassifier(alpha=1.0).fit(z, y).coef_).sum(0) * (a.std(0) > 1e-6)
     r = X.check_l7_probe_scores(summed_over_nodes, quiet=True)
-    assert not r and 'case 1 of 2' in r.message and '1: binary labels' in r.hint
+    assert not r and 'with two classes coef_ is a single weight vector' in r.message and '1: binary labels' in r.hint
+    r = X.check_l7_gap(lambda s, i, alive: 1 - pearsonr(s[alive], i[alive]).statistic, quiet=True)
+    assert not r and "Pearson's correlation" in r.message
+    r = X.check_l7_gap(lambda s, i, alive: 1 - sol.gap(s, i, alive), quiet=True)
+    assert not r and 'the Spearman correlation itself' in r.message
 
 
 def test_library_probe_scores_are_per_node_for_two_classes():
@@ -108,7 +114,8 @@ def test_conclusion_says_what_is_missing(capsys):
     assert not r and 'at least 150' in r.message and "'dense'" in r.message and 'number' in r.message
     text = 'Dense and sparse models: ' + 'the pooled detection gaps do not differ clearly ' * 3 + 'at 0.96 against 0.99.'
     r = X.check_l7_conclusion(text)
-    assert r and 'your own' in r.message and 'PASS' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert r and 'yours to argue' in r.message and out.startswith('NOT GRADED  L7 ex 5') and 'PASS' not in out
 
 
 def test_solution_reading_and_conclusion_from_the_measured_table(findings):
@@ -127,7 +134,7 @@ def test_solution_reading_and_conclusion_from_the_measured_table(findings):
 def test_lesson_calls_every_check():
     nb = json.loads(_tracked(LESSON).read_text())
     code = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
-    for name in ('check_l7_eta_squared', 'check_l7_gap', 'check_l7_probe_scores', 'check_l7_reading', 'check_l7_conclusion'):
+    for name in ('check_l7_eta_squared', 'check_l7_gap', 'check_l7_probe_scores', 'check_l7_trend', 'check_l7_conclusion'):
         assert f'{name}(' in code, f'the lesson never calls {name}'
     assert 'solutions' not in code, 'a lesson must not import its solutions'
 
@@ -139,3 +146,17 @@ def test_reading_rejects_a_summary_without_two_finite_numbers():
         r = X.check_l7_reading('no clear difference', summary, quiet=True)
         assert not r and r.message.startswith('summary: expected'), (summary, r)
     assert X.check_l7_reading('no clear difference', {'gap_sparse_minus_dense_ci': np.array([-1, 1])}, quiet=True)
+
+
+def test_the_grid_reading_follows_the_measured_dose_response():
+    "Exercise 4 reads the grid: the solution's reading passes on the shipped grid, every other reading of a task fails."
+    from sparse_tutor.experiments.capstone_grid import grid_findings
+    found = grid_findings()
+    sol = _solutions()
+    right = sol.trend(found)
+    assert set(right) == {'easy_hard', 'cipher'} and X.check_l7_trend(right, found, quiet=True)
+    for task in right:
+        for other in X.TRENDS:
+            if other != right[task]:
+                r = X.check_l7_trend({**right, task: other}, found, quiet=True)
+                assert not r and f"{task}: you read {other!r}" in r.message

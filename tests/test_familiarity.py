@@ -11,7 +11,7 @@ from sparse_tutor.widgets.scrubber import SnapshotScrubber, scrub_ms
 from sparse_tutor.exercises import lesson5 as X
 from sparse_tutor.core.stats import Estimate
 
-SOL = Path(__file__).resolve().parent.parent / 'nbs' / 'lessons' / 'solutions' / '05_emergent_activation_sparsity.py'
+SOL = Path(__file__).resolve().parent.parent / 'solutions' / '05_emergent_activation_sparsity.py'
 
 
 def solutions():

@@ -12,7 +12,7 @@ from sparse_tutor.exercises import lesson6 as X
 from sparse_tutor.core.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
-SOL = ROOT / 'nbs' / 'lessons' / 'solutions' / '06_sparsity_as_a_signal.py'
+SOL = ROOT / 'solutions' / '06_sparsity_as_a_signal.py'
 
 
 @pytest.fixture(scope='module')
@@ -110,12 +110,12 @@ def _solutions():
 
 def test_solutions_pass_and_stubs_fail():
     sol = _solutions()
-    assert X.check_l6_top_energy(sol.top_energy, quiet=True)
+    assert X.check_l6_coverage(sol.my_coverage, quiet=True)
     assert X.check_l6_quantile_levels(sol.quantile_levels, quiet=True)
     assert X.check_l6_candidates(sol.sgicl_candidates, quiet=True)
     assert X.check_l6_nearest(sol.nearest, quiet=True)
     stub = lambda *a: None
-    for chk in (X.check_l6_top_energy, X.check_l6_quantile_levels, X.check_l6_candidates, X.check_l6_nearest):
+    for chk in (X.check_l6_coverage, X.check_l6_quantile_levels, X.check_l6_candidates, X.check_l6_nearest):
         r = chk(stub, quiet=True)
         assert not r and 'no answer yet' in r.message
 
@@ -123,7 +123,7 @@ def test_solutions_pass_and_stubs_fail():
 @pytest.mark.parametrize('answer', [None, 3, 'x', lambda *a: 1 / 0, lambda *a: 'text', lambda *a: np.full(3, np.nan),
                                     lambda *a: {'a': 1}, object()])
 def test_checks_never_raise(answer):
-    for chk in (X.check_l6_top_energy, X.check_l6_quantile_levels, X.check_l6_candidates, X.check_l6_nearest):
+    for chk in (X.check_l6_coverage, X.check_l6_quantile_levels, X.check_l6_candidates, X.check_l6_nearest):
         r = chk(answer, quiet=True)
         assert not r and isinstance(r.message, str)
     summ = {'sgicl': {'acc': .5}, 'random': {'acc': .6}}

@@ -8,12 +8,20 @@ import pytest
 
 from sparse_tutor.core.checkpoint import ASSETS_DIR, load_checkpoint
 from sparse_tutor.circuits.prune import read_circuit
+from sparse_tutor.experiments.representation import knob_sweep
+from sparse_tutor.experiments.tracing import load_stability
+from sparse_tutor.experiments.capstone_grid import load_grid
+from sparse_tutor.experiments.capstone_code import code_task_gaps
 
 MANIFEST = json.loads(Path(__file__).with_name('shipped_files.json').read_text())['files']
 LOADERS = {
     'transformer': lambda path, make: load_checkpoint(path, kind='transformer', make=make).model,
     'mlp': lambda path, make: load_checkpoint(path, kind='mlp', make=make).model,
     'circuit': lambda path, make: read_circuit(path, make=make),
+    'knob_sweep': lambda path, make: knob_sweep(path=path),
+    'stability': lambda path, make: load_stability(path),
+    'capstone_grid': lambda path, make: load_grid(path),
+    'code_gaps': lambda path, make: code_task_gaps(path=path),
 }
 
 

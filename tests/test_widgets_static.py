@@ -75,3 +75,72 @@ def test_widget_builds_without_front_end(ex):
 ])
 def test_bad_input(call, err, msg):
     with pytest.raises(err, match=msg): call()
+
+
+def _shown(ex):
+    "What the probe explorer's live widget shows: controls, the scatter's title (picture and text) and the numbers."
+    w = ex._w
+    return (ex.layers[w['layer'].value], w['k'].value, w['feature'].value, ex._scatter.ax.get_title(), w['title'].value,
+            w['text'].value)
+
+
+def _agrees(ex):
+    layer, k, feature, title, title_text, text = _shown(ex)
+    assert (layer, k, feature) == (ex.layer, ex.k, ex.feature)
+    assert title == f'{layer}: PCA, coloured by {feature}' and f'>{title}<' in title_text
+    assert f'top {k} PCs of {layer}:' in text
+
+
+def test_widget_never_stale_after_static_set_and_every_control(ex):
+    "The static figure, `set`, and then every control in turn: the widget's title and numbers follow each time."
+    ex.widget()
+    ex.static('first', 1, 'loud'); _agrees(ex)
+    ex.set(layer='second', k=3); _agrees(ex)
+    ex.static('first', 2, 'quiet'); _agrees(ex)
+    for control, value in (('layer', 1), ('k', 6), ('feature', 'size'), ('layer', 0), ('k', 1), ('feature', 'loud')):
+        ex._w[control].value = value
+        _agrees(ex)
+    assert ex.numbers() == ex.numbers('first', 1)
+
+
+def test_ablation_sliders_and_graph_never_stale():
+    "Lesson 4's sliders: after static(), set, reset and a linked graph click, the text shows the sliders' own state."
+    from sparse_tutor.core.pretrained import load_pretrained
+    from sparse_tutor.experiments.tracing import load_circuit
+    from sparse_tutor.widgets.ablation_sliders import AblationSliders
+    from sparse_tutor.widgets.circuit_graph import CircuitGraph
+    model, circuit = load_pretrained('sparse').model, load_circuit('sparse', 'single_double_quote')
+    sliders, graph = AblationSliders(model, circuit, n=16), CircuitGraph(model, circuit)
+    sliders.widget(); graph.link(sliders)
+    def agrees():
+        assert all(s.value == sliders.values[g] for g, s in sliders._sliders.items())
+        fresh = AblationSliders(model, circuit, n=16)            # the same slider values from scratch
+        fresh.set(**sliders.values)
+        assert f"accuracy {fresh.numbers()['acc']:.1%}" in sliders._out.value
+    first = next(iter(sliders.groups))
+    sliders.static(); agrees()
+    sliders.set(first, 0.0); agrees()
+    sliders.static(); agrees()                                   # knock-outs leave the sliders where they were
+    node = f"{sliders.groups[first][0][0]}[{sliders.groups[first][0][1]}]"
+    graph.select(node)
+    assert sliders.focused == first and f'selected: {first}' in sliders._out.value
+    for group in sliders.groups:                                 # every control after the click
+        sliders._sliders[group].value = 0.5
+        agrees(); assert f'selected: {first}' in sliders._out.value
+    sliders.reset(); agrees()
+    assert all(v == 1.0 for v in sliders.values.values())
+
+
+def test_scrubber_never_stale_after_static():
+    "Lesson 5's scrubber: its static figure leaves the live widget's step, picture and text in agreement."
+    from sparse_tutor.experiments.familiarity import load_snapshots, tiny_familiarity
+    from sparse_tutor.widgets.scrubber import SnapshotScrubber
+    scrubber = SnapshotScrubber(tiny_familiarity(load_snapshots(), n=20, seed=0))
+    scrubber.widget()
+    scrubber.static()
+    for step in scrubber.steps[::-1]:
+        scrubber._w['slider'].value = step
+        assert scrubber.step == step and scrubber._w['text'].value == scrubber.text(step)
+        assert scrubber._w['image'].value == scrubber.png(step)
+    scrubber.static(scrubber.steps[2])
+    assert scrubber._w['slider'].value == scrubber.step and scrubber._w['text'].value == scrubber.text()

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.tasks import get_task
-from ..core.code_tasks import MinimalPairs, logit_diff
+from ..core.code_tasks import MinimalPairs, logit_diff, at_last
 from ..core.models import Transformer
 from ..core.pretrained import CODE_TASKS
 from ..core.validate import check_choice, check_int, check_type
@@ -19,7 +19,7 @@ from .graph import check_masks, check_model, node_locations
 
 # %% auto #0
 __all__ = ['nonsense_labels', 'task_batch', 'node_means', 'scale_hooks', 'ablated_logits', 'task_loss', 'task_metrics',
-           'evaluate_masks']
+           'evaluate_masks', 'patching_effect', 'patch_from_twin', 'ablate_nodes']
 
 # %% ../../nbs/api/circuits/01_ablation.ipynb #6cfa6b09
 def _trim(batch: MinimalPairs) -> MinimalPairs:
@@ -155,3 +155,67 @@ def evaluate_masks(model: Transformer, batch: MinimalPairs, keep: dict | None = 
     else: reference = node_means(model, batch) if means is None else means
     scales = {location: mask.float() for location, mask in keep.items()}
     return task_metrics(logit_diff(ablated_logits(model, batch.tokens, batch.last, scales, reference), batch))
+
+# %% ../../nbs/api/circuits/01_ablation.ipynb #bc8988db
+def patching_effect(clean: torch.Tensor, patched: torch.Tensor, corrupted: torch.Tensor) -> float:
+    """(mean clean - mean patched) / (mean clean - mean corrupted) of logit differences scored with the clean answers:
+    0 when patching changes nothing, 1 when the clean prompts answer as their twins do."""
+    clean, patched, corrupted = (torch.as_tensor(x, dtype=torch.float64) for x in (clean, patched, corrupted))
+    span = clean.mean() - corrupted.mean()
+    if abs(float(span)) < 1e-9:
+        raise ValueError(f"corrupted: expected logit differences unlike the clean ones, got the same mean {float(span):.3g} "
+                         "apart: the twins do not disagree, nothing to patch towards")
+    return float((clean.mean() - patched.mean()) / span)
+
+def _twins_aligned(batch: MinimalPairs) -> torch.Tensor:
+    "The twin of each prompt, after checking that twins have the same length (patching goes position by position)."
+    check_type('batch', batch, MinimalPairs)
+    twin = batch.pair_index
+    if not torch.equal(batch.last, batch.last[twin]):
+        raise ValueError(f"batch: expected minimal pairs whose prompts have the same length (the quote task's), got "
+                         f"{batch.task} twins of different lengths: patching position by position would misalign them")
+    return twin
+
+def _location_masks(model: Transformer, masks: dict | None) -> dict:
+    "`masks` checked (location -> bool tensor), or every node of every location."
+    if masks is None: return {location: torch.ones(width, dtype=torch.bool) for location, (_, width) in node_locations(model).items()}
+    return check_masks(model, masks, 'masks')
+
+@torch.no_grad()
+def patch_from_twin(model: Transformer, batch: MinimalPairs, masks: dict | None = None) -> dict:
+    """For each location of `masks` (default: every node of every location), the clean prompts run with that location's
+    masked nodes taken from their twins: location -> {'effect', 'acc', 'logit_diff'}, plus '_clean' and '_corrupted'."""
+    twin, locations = _twins_aligned(batch), node_locations(check_model(model))
+    masks = _location_masks(model, masks)
+    names = [locations[location][0] for location in masks]
+    logits, cache = model.run_with_cache(batch.tokens, names=names)
+    clean = logit_diff(at_last(logits, batch), batch)
+    corrupted = -clean[twin]                       # the twin's run, scored with the clean prompt's answers
+    out = {'_clean': {'acc': float((clean > 0).float().mean()), 'logit_diff': float(clean.mean())},
+           '_corrupted': {'acc': float((corrupted > 0).float().mean()), 'logit_diff': float(corrupted.mean())}}
+    for location, mask in masks.items():
+        if not mask.any(): continue
+        hook = locations[location][0]
+        donor = cache[hook][twin]
+        def patch(act, name, donor=donor, mask=mask):
+            out = act.clone(); out[..., mask] = donor[..., mask]; return out
+        patched = logit_diff(at_last(model.run_with_hooks(batch.tokens, hooks={hook: patch}), batch), batch)
+        out[location] = {'effect': patching_effect(clean, patched, corrupted), 'acc': float((patched > 0).float().mean()),
+                         'logit_diff': float(patched.mean())}
+    return out
+
+@torch.no_grad()
+def ablate_nodes(model: Transformer, batch: MinimalPairs, masks: dict, means: dict | None = None) -> dict:
+    """For each location of `masks`, its masked nodes mean-ablated (to `means`, by default the batch's own) with every
+    other node intact: location -> {'effect', 'acc', 'logit_diff'}, the effect normalised as `patching_effect` does."""
+    twin, masks = _twins_aligned(batch), _location_masks(model, masks)
+    means = node_means(model, batch) if means is None else means
+    clean = logit_diff(ablated_logits(model, batch.tokens, batch.last, {}, {}), batch)
+    corrupted = -clean[twin]
+    out = {}
+    for location, mask in masks.items():
+        if not mask.any(): continue
+        ablated = logit_diff(ablated_logits(model, batch.tokens, batch.last, {location: (~mask).float()}, means), batch)
+        out[location] = {'effect': patching_effect(clean, ablated, corrupted), 'acc': float((ablated > 0).float().mean()),
+                         'logit_diff': float(ablated.mean())}
+    return out

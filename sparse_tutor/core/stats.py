@@ -11,7 +11,8 @@ from scipy import stats as _st
 from .validate import check_int, check_number
 
 # %% auto #0
-__all__ = ['Estimate', 'mean_ci', 'diff_ci', 'paired_diff_ci', 'spearman_ci', 'timing_summary']
+__all__ = ['MIN_SEEDS', 'Estimate', 'mean_ci', 'diff_ci', 'paired_diff_ci', 'spearman_ci', 'seed_ci', 'paired_seed_ci',
+           'index_ci', 'timing_summary']
 
 # %% ../../nbs/api/core/07_stats.ipynb #e4383814
 @dataclass(frozen=True)
@@ -86,6 +87,43 @@ def spearman_ci(x, y, confidence: float = 0.95, n_resamples: int = 2000, seed: i
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         raise ValueError("x, y: a rank correlation needs values that vary; one of them is constant")
     return _boot((x, y), _spearman, True, confidence, n_resamples, seed)
+
+# %% ../../nbs/api/core/07_stats.ipynb #s4t0a002
+MIN_SEEDS = 5        # fewest networks an interval over seeds is computed from
+
+def _seed_sample(x, name) -> np.ndarray:
+    values = _sample(x, name)
+    if values.size < MIN_SEEDS:
+        raise ValueError(f"{name}: expected at least {MIN_SEEDS} networks (seeds) for an interval over seeds, got "
+                         f"{values.size}; train more seeds")
+    return values
+
+def _t_interval(values: np.ndarray, confidence: float) -> Estimate:
+    value = float(values.mean())
+    if np.ptp(values) == 0: return Estimate(value, value, value, confidence)
+    low, high = _st.ttest_1samp(values, 0.0).confidence_interval(confidence)
+    return Estimate(value, float(low), float(high), confidence)
+
+def seed_ci(x, confidence: float = 0.95) -> Estimate:
+    "The mean of `x`, one value per network (seed), with Student's t interval over the networks."
+    check_number('confidence', confidence, 0, 1, lo_open=True, hi_open=True)
+    return _t_interval(_seed_sample(x, 'x'), confidence)
+
+def paired_seed_ci(a, b, confidence: float = 0.95) -> Estimate:
+    "mean(b - a) over networks measured twice (`a[i]`, `b[i]`: the pair of seed i), with Student's t interval."
+    check_number('confidence', confidence, 0, 1, lo_open=True, hi_open=True)
+    a, b = _seed_sample(a, 'a'), _seed_sample(b, 'b')
+    if a.size != b.size:
+        raise ValueError(f"b: expected as many values as a ({a.size}) for a paired difference, got {b.size}")
+    return _t_interval(b - a, confidence)
+
+# %% ../../nbs/api/core/07_stats.ipynb #s4t0a006
+def index_ci(n: int, statistic, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Estimate:
+    "`statistic(indices)` of all `n` items, with its bootstrap interval over resamples of the items (int indices)."
+    n = check_int('n', n, 2)
+    _check_settings(confidence, n_resamples)
+    if not callable(statistic): raise TypeError(f"statistic: expected a function of an int index array, got {type(statistic).__name__}")
+    return _boot((np.arange(n),), lambda idx: statistic(np.asarray(idx, dtype=int)), False, confidence, n_resamples, seed)
 
 # %% ../../nbs/api/core/07_stats.ipynb #bb253ea9
 def timing_summary(ms) -> dict:

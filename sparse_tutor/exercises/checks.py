@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # %% auto #0
-__all__ = ['RESULTS', 'CheckResult', 'as_array', 'compare', 'check', 'check_cases', 'summary', 'library_cases']
+__all__ = ['RESULTS', 'FAILURES', 'SOLUTIONS', 'CheckResult', 'as_array', 'compare', 'exercise_key', 'register_solution',
+           'solutions_dir', 'solution_source', 'show_solution', 'check', 'check_cases', 'summary', 'library_cases']
 
 # %% ../../nbs/api/exercises/00_checks.ipynb #a1fce470
 @dataclass
@@ -110,6 +111,65 @@ def compare(answer, expected, atol=1e-6, rtol=1e-4) -> tuple[bool, str]:
         return False, f"could not compare {_describe(answer)} with the expected value: {_safe_str(e)}"
     return ok, '' if ok else f"got {_describe(answer)}, expected {_describe(expected)}"
 
+# %% ../../nbs/api/exercises/00_checks.ipynb #32e356e6
+import ast
+from pathlib import Path
+
+FAILURES: dict[str, int] = {}                     # exercise -> wrong attempts so far (an empty answer is not one)
+SOLUTIONS: dict[str, tuple[str, tuple[str, ...]]] = {}     # exercise ('L1 ex 1') -> (lesson number, names to print)
+
+def exercise_key(name: str) -> str:
+    "The exercise part of a check's name: 'L1 ex 1: variance explained' -> 'L1 ex 1'."
+    return str(name).split(':')[0].strip()
+
+def register_solution(exercise: str, lesson: str, *names: str):
+    "Say where `show_solution(exercise)` finds the reference: the functions or variables `names` in lesson `lesson`'s file."
+    SOLUTIONS[exercise_key(exercise)] = (str(lesson), tuple(names))
+
+def _progressive_hint(name: str, hint, message: str) -> str:
+    "The hint to print after a failure: the nudge, then from the second wrong attempt on the key idea."
+    hints = (hint,) if isinstance(hint, str) else tuple(hint)
+    hints = tuple(h for h in hints if h)
+    key = exercise_key(name)
+    attempted = not message.startswith('no answer yet') and 'no answer yet' not in message
+    if attempted: FAILURES[key] = FAILURES.get(key, 0) + 1
+    tries = FAILURES.get(key, 0)
+    text = hints[min(max(tries - 1, 0), len(hints) - 1)] if hints else ''
+    if key in SOLUTIONS and tries >= max(len(hints), 2):
+        text += (' ' if text else '') + f"(still stuck? show_solution({key!r}) prints a reference solution)"
+    return text
+
+def solutions_dir() -> Path:
+    "The repository's `solutions/` folder: beside the package, or above the working directory (a lesson runs in nbs/lessons)."
+    here = Path(__file__).resolve().parents[2] if '__file__' in globals() else Path.cwd()
+    candidates = [here / 'solutions'] + [p / 'solutions' for p in (Path.cwd(), *Path.cwd().resolve().parents)]
+    for c in candidates:
+        if c.is_dir(): return c
+    raise FileNotFoundError(f"solutions: expected the course repository's solutions/ folder, found none at "
+                            f"{', '.join(str(c) for c in candidates[:3])} (they ship with the repository, not the package)")
+
+def solution_source(exercise: str) -> str:
+    "The source of the reference solution of `exercise` ('L1 ex 1' or a check's full name)."
+    key = exercise_key(exercise)
+    if key not in SOLUTIONS:
+        raise ValueError(f"exercise: expected one of {sorted(SOLUTIONS)}, got {exercise!r}")
+    lesson, names = SOLUTIONS[key]
+    files = sorted(solutions_dir().glob(f'{lesson}_*.py'))
+    if len(files) != 1: raise FileNotFoundError(f"solutions: expected one file {lesson}_*.py in {solutions_dir()}, found {len(files)}")
+    text = files[0].read_text()
+    found = {}
+    for node in ast.parse(text).body:
+        target = node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else (
+            node.targets[0].id if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) else None)
+        if target in names: found[target] = ast.get_source_segment(text, node)
+    missing = [n for n in names if n not in found]
+    if missing: raise ValueError(f"solutions: {files[0].name} has no {missing}")
+    return '\n\n'.join(found[n] for n in names)
+
+def show_solution(exercise: str):
+    "Print the reference solution of `exercise` (e.g. `show_solution('L1 ex 1')`)."
+    print(f"# reference solution of {exercise_key(exercise)}\n" + solution_source(exercise))
+
 # %% ../../nbs/api/exercises/00_checks.ipynb #10231ae5
 def _run_validator(validator, answer):
     out = validator(answer)
@@ -131,22 +191,22 @@ def _evaluate(answer, expected, validator, args, kwargs, atol, rtol) -> tuple[bo
     try: return _run_validator(validator, answer)
     except AssertionError as e: return False, str(e) or 'the answer did not pass the check'
 
-def check(name: str, answer, expected=_UNSET, hint: str = '', *, validator=None, args=None, kwargs=None,
+def check(name: str, answer, expected=_UNSET, hint: str | tuple = '', *, validator=None, args=None, kwargs=None,
           atol: float = 1e-6, rtol: float = 1e-4, quiet: bool = False) -> CheckResult:
     "Check a student's `answer` against `expected` (or a `validator`); print and return PASS/FAIL, whatever the answer."
     if (expected is _UNSET) == (validator is None):
         raise TypeError("check: give exactly one of expected= or validator=")        # the lesson's mistake
     try: ok, msg = _evaluate(answer, expected, validator, args, kwargs, atol, rtol)
     except Exception as e: ok, msg = False, f"checking the answer raised {_exc_text(e)}"
-    res = CheckResult(str(name), bool(ok), msg, hint)
+    res = CheckResult(str(name), bool(ok), msg, '' if ok else _progressive_hint(str(name), hint, msg))
     RESULTS[res.name] = res
     if not quiet: print(res)
     return res
 
 # %% ../../nbs/api/exercises/00_checks.ipynb #23aa101d
-def check_cases(name: str, fn, cases, hint: str = '', atol=1e-6, rtol=1e-4, quiet=False) -> CheckResult:
+def check_cases(name: str, fn, cases, hint: str | tuple = '', atol=1e-6, rtol=1e-4, quiet=False) -> CheckResult:
     "Call `fn(*args)` for each `(args, expected)` in `cases`; PASS if all match."
-    res = CheckResult(str(name), False, '', hint)
+    res = CheckResult(str(name), False, '', '')
     if not callable(fn): res.message = f"expected a function, got {_describe(fn)}"
     else:
         for i, (args, expected) in enumerate(cases):
@@ -157,6 +217,7 @@ def check_cases(name: str, fn, cases, hint: str = '', atol=1e-6, rtol=1e-4, quie
                 res.message = f"case {i + 1} of {len(cases)}: {msg}"
                 break
         else: res.passed, res.message = True, f"{len(cases)} cases"
+    if not res.passed: res.hint = _progressive_hint(res.name, hint, res.message)
     RESULTS[res.name] = res
     if not quiet: print(res)
     return res
@@ -175,8 +236,15 @@ def _fresh(a):
     if isinstance(a, np.ndarray): return a.copy()
     return a.clone() if callable(getattr(a, 'clone', None)) and hasattr(a, 'detach') else a
 
-def library_cases(fn, cases, name: str, hint: str = '', quiet: bool = False, rtol: float = 1e-4) -> CheckResult:
+def library_cases(fn, cases, name: str, hint: str | tuple = '', quiet: bool = False, rtol: float = 1e-4,
+                  mistakes=()) -> CheckResult:
     "PASS if `fn(*args)` matches `expected` (within `atol`, `rtol`) for every `(args, expected, atol)` in `cases`."
+    wrong = [(message, [mistake(*[_fresh(a) for a in args]) for args, _, _ in cases]) for mistake, message in mistakes]
+    def named(got, i, atol):
+        "The message of the first planted mistake whose answer `got` reproduces on case `i`, or None."
+        for message, outs in wrong:
+            if compare(got, outs[i], atol=atol, rtol=rtol)[0]: return message
+        return None
     def validate(f):
         if not callable(f): return False, f"expected a function, got {_describe(f)}"
         for i, (args, want, atol) in enumerate(cases):
@@ -186,6 +254,6 @@ def library_cases(fn, cases, name: str, hint: str = '', quiet: bool = False, rto
                 try: got = np.asarray(got, dtype=float)
                 except (TypeError, ValueError): return False, f"case {i + 1}: expected an array, got {_describe(got)}"
             ok, msg = compare(got, want, atol=atol, rtol=rtol)
-            if not ok: return False, f"case {i + 1} of {len(cases)}: {msg}"
+            if not ok: return False, named(got, i, atol) or f"case {i + 1} of {len(cases)}: {msg}"
         return True, f"{len(cases)} cases match the library"
     return check(name, fn, validator=validate, hint=hint, quiet=quiet)

@@ -9,12 +9,15 @@ from __future__ import annotations
 from functools import partial
 import numpy as np
 
-from .checks import check, CheckResult, library_cases
+from .checks import check, CheckResult, library_cases, register_solution
+from scipy.spatial.distance import pdist
+from scipy.stats import pearsonr
 from ..analysis.representation import split_indices, ve_from_coords, rsa, keep_top_pcs
 from ..experiments.representation import train_easy_hard
 
 # %% auto #0
-__all__ = ['KNOB_NAMES', 'check_l1_variance_explained', 'check_l1_rsa', 'check_l1_keep_top_pcs', 'check_l1_knobs']
+__all__ = ['VE_MISTAKES', 'RSA_MISTAKES', 'PCS_MISTAKES', 'KNOB_NAMES', 'check_l1_variance_explained', 'check_l1_rsa',
+           'check_l1_keep_top_pcs', 'check_l1_knobs']
 
 # %% ../../nbs/api/exercises/01_lesson1.ipynb #09f84bf6
 _cases = partial(library_cases, rtol=1e-3)
@@ -28,6 +31,18 @@ def _toy(seed, n=300, d=6):
     return acts, loud, quiet
 
 # %% ../../nbs/api/exercises/01_lesson1.ipynb #db786204
+def _mean_unit_r2(acts, labels, train_idx, test_idx):
+    "A planted mistake: each unit's held-out R² on its own, averaged over units (instead of pooling the variance)."
+    return float(np.mean([ve_from_coords(acts[:, [j]], labels, train_idx, test_idx) for j in range(acts.shape[1])]))
+
+VE_MISTAKES = (
+    (lambda a, y, tr, te: ve_from_coords(a, y, tr, tr),
+     "you scored on the training rows: fit on train_idx, but measure the share on test_idx, which the fit never saw"),
+    (lambda a, y, tr, te: ve_from_coords(a, y, te, tr),
+     "train and test are swapped: fit (and take the mean) on train_idx, score on test_idx"),
+    (_mean_unit_r2, "you averaged each unit's R²: the share of *total* variance sums the squared errors and the squared "
+                    "deviations over all units first, then divides once (loud units count more)"))
+
 def check_l1_variance_explained(fn, quiet=False) -> CheckResult:
     "Lesson 1, exercise 1: the student's variance explained against `analysis.representation.ve_from_coords`."
     cases = []
@@ -37,11 +52,21 @@ def check_l1_variance_explained(fn, quiet=False) -> CheckResult:
         for y in (loud, quiet_feature):
             cases.append(((acts, y, train_idx, test_idx), ve_from_coords(acts, y, train_idx, test_idx), 1e-6))
     return _cases(fn, cases, 'L1 ex 1: variance explained',
-                  'centre the activations with the training mean; fit a least-squares line from the label to all units '
-                  'on train_idx; on test_idx return 1 - (sum of squared residuals) / (sum of squared deviations from '
-                  'the test mean), summed over all units', quiet)
+                  ('one regression for all units at once: fit on the training rows, score on the test rows, and compare '
+                   'summed squared errors with summed squared deviations',
+                   'centre with the training mean; with one regressor, unit j\'s slope is cov(label, unit j) / var(label) '
+                   'on the training rows; the share is 1 - SSE / SST on the test rows, both summed over rows and units'),
+                  quiet, mistakes=VE_MISTAKES)
+
+register_solution('L1 ex 1', '01', 'my_variance_explained')
 
 # %% ../../nbs/api/exercises/01_lesson1.ipynb #8a993e1b
+RSA_MISTAKES = (
+    (lambda a, y: float(pearsonr(pdist(a), pdist(np.asarray(y, float)[:, None], 'hamming'))[0]),
+     "that is Pearson's correlation of the two RDMs; RSA here ranks them: Spearman's (scipy.stats.spearmanr)"),
+    (lambda a, y: -rsa(a, y, max_items=1000),
+     "the sign is flipped: the feature's RDM is 1 where two inputs *differ* in the feature (a distance), 0 where they agree"))
+
 def check_l1_rsa(fn, quiet=False) -> CheckResult:
     "Lesson 1, exercise 2: the student's RSA against `analysis.representation.rsa` without subsampling."
     cases = []
@@ -50,10 +75,28 @@ def check_l1_rsa(fn, quiet=False) -> CheckResult:
         for y in (loud, quiet_feature):
             cases.append(((acts, y), rsa(acts, y, max_items=1000), 1e-6))
     return _cases(fn, cases, 'L1 ex 2: RSA',
-                  "scipy.spatial.distance.pdist(acts) for the model's RDM, pdist(feature[:, None], 'hamming') for the "
-                  "feature's, then scipy.stats.spearmanr of the two (both are already upper triangles)", quiet)
+                  ('two lists of pairwise distances, one per pair of inputs, then one rank correlation between them',
+                   "the model's RDM is the Euclidean distance between every pair of rows; the feature's is 1 where the pair "
+                   "differs in the feature; correlate the two upper triangles with Spearman's rank correlation"),
+                  quiet, mistakes=RSA_MISTAKES)
+
+register_solution('L1 ex 2', '01', 'my_rsa')
 
 # %% ../../nbs/api/exercises/01_lesson1.ipynb #d03b1ad9
+def _centred_top_pcs(acts, k):
+    "A planted mistake: the projection on the top k components, without adding the mean back."
+    return keep_top_pcs(acts, k) - acts.mean(0)
+
+def _bottom_pcs(acts, k):
+    "A planted mistake: keeping the last k components instead of the first."
+    mean = acts.mean(0)
+    v = np.linalg.svd(acts - mean, full_matrices=False)[2][-k:]
+    return mean + (acts - mean) @ v.T @ v
+
+PCS_MISTAKES = ((_centred_top_pcs, "the mean is missing: after projecting the centred rows, add the mean back (the "
+                                   "ablated components are set to their mean, not to 0)"),
+                (_bottom_pcs, "you kept the last k components: PCA orders them by variance, largest first"))
+
 def check_l1_keep_top_pcs(fn, quiet=False) -> CheckResult:
     "Lesson 1, exercise 3: the student's top-k PC ablation against `analysis.representation.keep_top_pcs`."
     cases = []
@@ -61,8 +104,12 @@ def check_l1_keep_top_pcs(fn, quiet=False) -> CheckResult:
         acts, _, _ = _toy(seed, n=100)
         cases.append(((acts, k), keep_top_pcs(acts, k), 1e-6))
     return _cases(fn, cases, 'L1 ex 3: keep the top k PCs',
-                  'fit sklearn PCA; subtract the mean; keep only the coordinates on the first k components '
-                  '(pca.components_[:k]); map back and add the mean again', quiet)
+                  ('PCA is a rotation about the mean: go into the components, drop some, come back',
+                   'subtract the mean, project onto the first k principal directions and map back with the same '
+                   'directions, then add the mean again; every other component is then at its mean'),
+                  quiet, mistakes=PCS_MISTAKES)
+
+register_solution('L1 ex 3', '01', 'my_keep_top_pcs')
 
 # %% ../../nbs/api/exercises/01_lesson1.ipynb #d3a69827
 KNOB_NAMES = ('init_scale', 'width', 'depth', 'epochs', 'n_train', 'lr', 'batch_size')
@@ -90,5 +137,8 @@ def check_l1_knobs(knobs, quiet=False) -> CheckResult:
         if min(run.acc.values()) < 0.99: return False, measured + ': a feature is not learned to 99%'
         return ratio < 3, measured + ('' if ratio < 3 else ': the ratio is still 3 or more')
     return check('L1 ex 4: shrink the bias', knobs, validator=validate, quiet=quiet,
-                 hint='the initial scale decides how far the weights must travel; try it well above 1, '
-                      'or much wider layers')
+                 hint=('look at the sweep of section 9: which knob, moved one way, brings the ratio down while '
+                       'both features are still learned?',
+                       'in the sweep, the bias collapses at the largest initial scale: try init_scale well above 1'))
+
+register_solution('L1 ex 4', '01', 'KNOBS')

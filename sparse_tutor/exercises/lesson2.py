@@ -9,12 +9,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checks import check, CheckResult, library_cases
+from .checks import check, CheckResult, library_cases, register_solution
 
 # %% auto #0
-__all__ = ['check_l2_decrypt', 'check_l2_rotation', 'check_l2_ablate_hook']
+__all__ = ['DECRYPT_MISTAKES', 'check_l2_decrypt', 'check_l2_rotation', 'check_l2_ablate_hook']
 
 # %% ../../nbs/api/exercises/02_lesson2.ipynb #1ae12a04
+DECRYPT_MISTAKES = (
+    (lambda c, ka, kb, p: c - ka - kb, "some answers lie outside 0..p-1: reduce the difference mod p (% p)"),
+    (lambda c, ka, kb, p: (c + ka + kb) % p, "you added the keys: the output is the sum plus both keys, so decrypting "
+                                             "subtracts them"),
+    (lambda c, ka, kb, p: (c - ka) % p, "only one key was removed: the encrypted sum carries ka + kb, subtract both"))
+
 def check_l2_decrypt(fn, quiet=False) -> CheckResult:
     "Lesson 2, exercise 1: decrypting the encrypted sum (arrays of ints)."
     rng = np.random.default_rng(0)
@@ -24,8 +30,11 @@ def check_l2_decrypt(fn, quiet=False) -> CheckResult:
         cases.append(((((a + ka) + (b + kb)) % p, ka, kb, p), (a + b) % p, 0))
     cases.append(((np.array([0]), np.array([3]), np.array([4]), 5), np.array([3]), 0))
     return library_cases(fn, cases, 'L2 ex 1: decrypt the sum',
-                         'the output is (a + ka) + (b + kb) mod p, so subtract both keys and reduce mod p (NumPy % is '
-                         'never negative for a positive p)', quiet)
+                         ('write out what the network outputs in terms of a, b and the keys, then undo the keys',
+                          'the output is (a + ka) + (b + kb) mod p: subtract both keys and reduce mod p (NumPy\'s % is '
+                          'never negative for a positive p)'), quiet, mistakes=DECRYPT_MISTAKES)
+
+register_solution('L2 ex 1', '02', 'decrypt_sum')
 
 # %% ../../nbs/api/exercises/02_lesson2.ipynb #001d2675
 def _as_float_matrix(q) -> np.ndarray:
@@ -41,14 +50,21 @@ def check_l2_rotation(fn, quiet=False) -> CheckResult:
         q = _as_float_matrix(q)
         if q.shape != (16, 16): return False, f"random_rotation(16, 0) has shape {q.shape}, expected (16, 16)"
         if not np.isfinite(q).all(): return False, "contains NaN or infinite values"
-        if not np.allclose(q.T @ q, np.eye(16), atol=1e-6): return False, "Q.T @ Q is not the identity: not orthogonal"
-        if not np.allclose(_as_float_matrix(f(16, 0)), q): return False, "the same seed gave a different matrix"
+        if not np.allclose(q.T @ q, np.eye(16), atol=1e-6):
+            return False, ("Q.T @ Q is not the identity: not orthogonal (a random Gaussian matrix is not a rotation; "
+                           "orthogonalise it)")
+        if not np.allclose(_as_float_matrix(f(16, 0)), q):
+            return False, "the same seed gave a different matrix: draw from a generator made from the seed"
         if np.allclose(_as_float_matrix(f(16, 1)), q): return False, "seeds 0 and 1 gave the same matrix"
         if (np.abs(q) > 1e-3).mean() < 0.5:
             return False, "mostly zeros: a permutation or identity hides even less; draw it at random"
         return True, "orthogonal, seeded, dense"
     return check('L2 ex 2: a random rotation', fn, validator=validate, quiet=quiet,
-                 hint='np.linalg.qr of a seeded Gaussian d x d matrix gives an orthogonal Q')
+                 hint=('a rotation is an orthogonal matrix; make a random one from a seeded random matrix',
+                       'the Q of the QR decomposition of a Gaussian d x d matrix drawn from '
+                       'np.random.default_rng(seed) is a random orthogonal matrix'))
+
+register_solution('L2 ex 2', '02', 'my_random_rotation')
 
 # %% ../../nbs/api/exercises/02_lesson2.ipynb #ed9cf83b
 def check_l2_ablate_hook(fn, quiet=False) -> CheckResult:
@@ -68,10 +84,16 @@ def check_l2_ablate_hook(fn, quiet=False) -> CheckResult:
             return False, f"the hook must return a torch.Tensor, got {type(out).__name__}"
         if out.shape != act.shape: return False, f"the hook changed the shape {tuple(act.shape)} to {tuple(out.shape)}"
         if not torch.allclose(out[:, [1, 4]], mean[[1, 4]].expand(5, 2)):
+            if torch.equal(out[:, [1, 4]], torch.zeros(5, 2)):
+                return False, "the chosen units are 0: mean ablation sets them to their mean, not to zero"
             return False, "the chosen units do not equal their mean"
         keep = [0, 2, 3, 5, 6, 7]
         if not torch.equal(out[:, keep], before[:, keep]): return False, "units that were not chosen changed"
         if not torch.equal(act, before): return False, "the hook changed its input in place; clone it first"
         return True, "replaces exactly the chosen units, leaves the input alone"
     return check('L2 ex 3: a mean-ablation hook', fn, validator=validate, quiet=quiet,
-                 hint='def hook(act, name): out = act.clone(); out[:, units] = mean[units]; return out')
+                 hint=('the outer function returns an inner one, hook(act, name), which returns the edited activation',
+                       'copy the activation first (never edit the model\'s tensor in place), then overwrite the chosen '
+                       'columns of the last dimension with their entries of mean'))
+
+register_solution('L2 ex 3', '02', 'mean_ablate_hook')

@@ -6,11 +6,11 @@ library and prints PASS or FAIL with a reason and a hint, never raising."""
 # %% ../../nbs/api/exercises/03_lesson3.ipynb #72916ff5
 from __future__ import annotations
 import torch
-from .checks import CheckResult, library_cases
+from .checks import CheckResult, library_cases, register_solution
 from ..core.sparsity import topk_mask
 
 # %% auto #0
-__all__ = ['sparse_weight', 'check_l3_density', 'check_l3_keep_top_k']
+__all__ = ['DENSITY_MISTAKES', 'TOPK_MISTAKES', 'sparse_weight', 'check_l3_density', 'check_l3_keep_top_k']
 
 # %% ../../nbs/api/exercises/03_lesson3.ipynb #2483fc15
 def sparse_weight(seed: int, shape: tuple = (12, 10), density: float = 0.2) -> torch.Tensor:
@@ -20,13 +20,28 @@ def sparse_weight(seed: int, shape: tuple = (12, 10), density: float = 0.2) -> t
     return weight * (torch.rand(*shape, generator=generator) < density)
 
 # %% ../../nbs/api/exercises/03_lesson3.ipynb #21e50ee7
+DENSITY_MISTAKES = ((lambda w: float((w == 0).float().mean()), "that is the share of zero entries; density counts the "
+                                                                 "nonzero ones"),
+                    (lambda w: float((w != 0).sum()), "that is a count: divide by the number of entries (w.numel())"))
+
 def check_l3_density(fn, quiet=False) -> CheckResult:
     "Lesson 3, exercise 1: fraction of nonzero entries."
     cases = [((sparse_weight(s, density=d),), float((sparse_weight(s, density=d) != 0).float().mean()), 1e-9)
              for s, d in ((0, 0.2), (1, 0.05), (2, 1.0))]
     cases.append(((torch.zeros(3, 4),), 0.0, 1e-9))
-    return library_cases(fn, cases, 'L3 ex 1: density', '(w != 0) gives a bool matrix; its float mean is the fraction',
-                         quiet)
+    return library_cases(fn, cases, 'L3 ex 1: density',
+                         ('a comparison gives one True/False per entry; how do you turn those into a fraction?',
+                          'comparing with 0 gives a bool tensor, True where an entry is nonzero; as floats, its mean is the fraction'),
+                         quiet, mistakes=DENSITY_MISTAKES)
+
+def _by_value(w, k):
+    "A planted mistake: the k largest values (a large negative weight is dropped)."
+    return w * (w >= w.flatten().topk(k).values.min())
+
+TOPK_MISTAKES = ((_by_value, "you kept the k largest *values*: a large negative weight matters as much, rank by "
+                             "magnitude (abs)"),
+                 (lambda w, k: topk_mask(w, k).to(w.dtype), "that is the 0/1 mask: return the weights it keeps "
+                                                            "(w times the mask)"))
 
 def check_l3_keep_top_k(fn, quiet=False) -> CheckResult:
     "Lesson 3, exercise 2: keep the k largest-magnitude entries."
@@ -35,5 +50,9 @@ def check_l3_keep_top_k(fn, quiet=False) -> CheckResult:
         weight = torch.randn(8, 10, generator=torch.Generator().manual_seed(s))
         cases.append(((weight, k), weight * topk_mask(weight, k), 1e-7))
     return library_cases(fn, cases, 'L3 ex 2: keep the top k',
-                         'w.abs().flatten().topk(k).indices gives the positions to keep; build a zero tensor and copy '
-                         'those entries (magnitude, not value: a large negative weight counts)', quiet)
+                         ('rank all entries of the matrix together, by size, whatever their sign',
+                          'find the positions of the k largest absolute values over the flattened matrix; start from '
+                          'a tensor of zeros of the same shape and copy the weights at those positions'), quiet, mistakes=TOPK_MISTAKES)
+
+register_solution('L3 ex 1', '03', 'density')
+register_solution('L3 ex 2', '03', 'keep_top_k')

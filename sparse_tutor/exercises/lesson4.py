@@ -6,24 +6,37 @@ prints PASS or FAIL with a reason and a hint, never raising."""
 # %% ../../nbs/api/exercises/04_lesson4.ipynb #823d28d5
 from __future__ import annotations
 import torch
-from .checks import check, compare, CheckResult, library_cases
+from .checks import check, compare, CheckResult, library_cases, register_solution
 from .lesson3 import sparse_weight
+from ..circuits.ablation import patching_effect
 
 # %% auto #0
-__all__ = ['check_l4_edges', 'check_l4_scale_hook', 'check_l4_key_node']
+__all__ = ['EDGE_MISTAKES', 'PATCHING_MISTAKES', 'check_l4_edges', 'check_l4_scale_hook', 'check_l4_key_node',
+           'check_l4_patching_effect']
 
 # %% ../../nbs/api/exercises/04_lesson4.ipynb #8d8e3c9c
+EDGE_MISTAKES = ((lambda w, s, d: int((w != 0).sum()), "you counted every nonzero weight: only those joining a kept "
+                                                       "source to a kept target are circuit edges"),
+                 (lambda w, s, d: int(((w != 0) & d[:, None]).sum()), "only the targets are filtered: the source "
+                                                                      "must be kept too (src_keep on the columns)"),
+                 (lambda w, s, d: int(((w != 0) & s[None, :]).sum()), "only the sources are filtered: the target "
+                                                                      "must be kept too (dst_keep on the rows)"))
+
 def check_l4_edges(fn, quiet=False) -> CheckResult:
-    "Lesson 4, exercise 1: nonzero weights between kept nodes."
+    "Lesson 4, exercise 3: nonzero weights between kept nodes."
     cases = []
     for s in (0, 1, 2):
         weight = sparse_weight(s, (7, 9), 0.3)
         generator = torch.Generator().manual_seed(10 + s)
         src, dst = torch.rand(9, generator=generator) < 0.5, torch.rand(7, generator=generator) < 0.5
         cases.append(((weight, src, dst), int(((weight != 0) & dst[:, None] & src[None, :]).sum()), 0))
-    return library_cases(fn, cases, 'L4 ex 1: count edges',
-                         'W is [targets, sources]: combine (W != 0) with dst_keep[:, None] and src_keep[None, :] and '
-                         'count', quiet)
+    return library_cases(fn, cases, 'L4 ex 3: count edges',
+                         ('an edge needs three things at once: a nonzero weight, a kept source, a kept target',
+                          'W is [targets, sources]: rows are targets, columns sources; combine (W != 0) with '
+                          'dst_keep along the rows and src_keep along the columns, and count'),
+                         quiet, mistakes=EDGE_MISTAKES)
+
+register_solution('L4 ex 3', '04', 'edges_between')
 
 # %% ../../nbs/api/exercises/04_lesson4.ipynb #6380af55
 def _check_hook(make_hook):
@@ -42,30 +55,85 @@ def _check_hook(make_hook):
         return False, f"expected a tensor of shape {tuple(act.shape)}, got {getattr(out, 'shape', type(out).__name__)}"
     if not torch.equal(act, before): return False, "the hook changed its input in place"
     ok, message = compare(out.numpy(), (before * scale + mean * (1 - scale)).numpy(), atol=1e-6)
+    if not ok and torch.allclose(out, before * scale, atol=1e-6):
+        return False, "you scaled the activation but left out the mean: add mean * (1 - scale)"
+    if not ok and torch.allclose(out, before * (1 - scale) + mean * scale, atol=1e-6):
+        return False, "scale and 1 - scale are swapped: scale 1 must keep the node, 0 set it to its mean"
     if not ok: return False, message
     if not torch.allclose(make_hook(torch.ones(6), mean)(act, 'x'), act):
         return False, "scale 1 must leave the activation alone"
     return True, "scale 1 keeps a node, scale 0 sets it to its mean, in between interpolates"
 
 def check_l4_scale_hook(fn, quiet=False) -> CheckResult:
-    "Lesson 4, exercise 2: a hook moving nodes towards their mean."
-    return check('L4 ex 2: a scaling hook', fn, validator=_check_hook, quiet=quiet,
-                 hint='def hook(act, name): return act * scale + mean * (1 - scale); both broadcast over the last dim')
+    "Lesson 4, exercise 4: a hook moving nodes towards their mean."
+    return check('L4 ex 4: a scaling hook', fn, validator=_check_hook, quiet=quiet,
+                 hint=('the outer function returns an inner one, hook(act, name), which returns a new tensor',
+                       'interpolate between the activation and the mean: weight scale on the activation and 1 - scale '
+                       'on the mean; both broadcast over the last dimension, and nothing is written into act'))
+
+register_solution('L4 ex 4', '04', 'scale_hook')
 
 # %% ../../nbs/api/exercises/04_lesson4.ipynb #b74f99a7
+def _example_ids(sliders, n=3) -> list:
+    "A few node ids of the circuit, to show what an answer looks like."
+    return [f'{location}[{i}]' for members in list(sliders.groups.values())[:n] for location, i in members[:1]]
+
 def check_l4_key_node(node, sliders, quiet=False) -> CheckResult:
-    "Lesson 4, exercise 3: the circuit node whose knock-out alone hurts accuracy most (within 2 points of the worst)."
+    "Lesson 4, exercise 1: the circuit node (or slider) whose knock-out alone hurts accuracy most (within 2 points)."
     def validate(answer):
         if answer is None: return False, "no answer yet (KEY_NODE is still None)"
         if not isinstance(answer, str):
-            return False, f"expected a node id such as 'L0.v[3]', got {type(answer).__name__}"
-        try: group = sliders.group_of(answer)
-        except ValueError as e: return False, str(e)
-        if group is None: return False, f"{answer} is not in this circuit; pick one of {list(sliders.groups)[:5]}..."
+            return False, f"expected a node id such as 'L0.v[3]' (a str), got {type(answer).__name__}"
+        if answer in sliders.groups: group = answer                    # a slider's own name is accepted as well
+        else:
+            try: group = sliders.group_of(answer)
+            except ValueError:
+                return False, (f"{answer!r} is neither a node id nor a slider of this circuit; a node id is a location "
+                               f"and an index, such as {', '.join(map(repr, _example_ids(sliders)))}")
+        if group is None:
+            return False, (f"{answer} is not in this circuit: pick a node the sliders move, such as "
+                           f"{', '.join(map(repr, _example_ids(sliders)))}")
         knockouts = sliders.knockouts()
         worst = min(knockouts.values())
-        return knockouts[group] <= worst + 0.02, (f"knocking out {group} alone gives accuracy {knockouts[group]:.1%}; "
-                                                  f"the most harmful slider gives {worst:.1%}")
-    return check('L4 ex 3: the key node', node, validator=validate, quiet=quiet,
-                 hint='pull each slider to 0 in turn (others at 1) and watch the accuracy; sliders.knockouts() does '
-                      'it all at once')
+        return knockouts[group] <= worst + 0.02, (
+            f"knocking out {group} alone gives accuracy {knockouts[group]:.1%}; the most harmful slider gives "
+            f"{worst:.1%}" + ('' if knockouts[group] <= worst + 0.02 else ': look for a slider whose removal costs more'))
+    return check('L4 ex 1: the key node', node, validator=validate, quiet=quiet,
+                 hint=('the sliders start at 1 (intact); pull one at a time to 0 and watch the accuracy',
+                       'the key node is in the slider whose knock-out alone gives the lowest accuracy; '
+                       'sliders.knockouts() measures every slider that way at once'))
+
+register_solution('L4 ex 1', '04', 'key_node')
+
+# %% ../../nbs/api/exercises/04_lesson4.ipynb #0aba0f68
+def _per_prompt_ratio(clean, patched, corrupted):
+    "A planted mistake: the mean of each prompt's own ratio."
+    return float(((clean - patched) / (clean - corrupted)).mean())
+
+PATCHING_MISTAKES = (
+    (lambda c, p, x: -patching_effect(c, p, x), "the sign is flipped: a patch that moves the clean prompts towards "
+                                                "their twins' answer must count as positive (clean minus patched)"),
+    (lambda c, p, x: float(1 - p.mean() / c.mean()), "you divided by the clean logit difference alone: the denominator "
+                                                      "is the whole way from clean to corrupted (clean minus corrupted)"),
+    (_per_prompt_ratio, "you averaged one ratio per prompt: take the means first, then one ratio (a prompt whose twin "
+                        "barely disagrees would otherwise dominate)"))
+
+def _patching_case(seed, n=12):
+    "Clean, patched and corrupted logit differences of `n` prompts, the patch moving them part of the way."
+    gen = torch.Generator().manual_seed(seed)
+    clean = 2 + torch.rand(n, generator=gen, dtype=torch.float64) * 4
+    corrupted = -clean * (0.2 + torch.rand(n, generator=gen, dtype=torch.float64))
+    share = torch.rand(n, generator=gen, dtype=torch.float64)
+    return clean, clean + share * (corrupted - clean), corrupted
+
+def check_l4_patching_effect(fn, quiet=False) -> CheckResult:
+    "Lesson 4, exercise 5: the normalised patching effect against `circuits.ablation.patching_effect`."
+    cases = [(_patching_case(seed), patching_effect(*_patching_case(seed)), 1e-9) for seed in range(3)]
+    return library_cases(fn, cases, 'L4 ex 5: the patching effect',
+                         ('0 when the patch changes nothing, 1 when the clean prompts answer like their twins: where '
+                          'does the patched run sit between the two?',
+                          'average each of the three runs first; the effect is how far the patched mean moved from the '
+                          'clean mean, as a share of the distance from the clean mean to the corrupted mean'),
+                         quiet, mistakes=PATCHING_MISTAKES)
+
+register_solution('L4 ex 5', '04', 'my_patching_effect')

@@ -10,15 +10,30 @@ from functools import cache
 import numpy as np
 import torch
 
-from .checks import check, compare, CheckResult, library_cases, as_array
+import math
+from .checks import check, compare, CheckResult, library_cases, as_array, register_solution
 from ..analysis.activation_sparsity import topk_energy
 from ..core.stats import diff_ci
 from ..analysis.lm import Hidden, text_sparsity
 
 # %% auto #0
-__all__ = ['check_l5_topk_energy', 'check_l5_text_sparsity', 'check_l5_gap_ci', 'check_l5_verdict']
+__all__ = ['TOPK_ENERGY_MISTAKES', 'TEXT_MISTAKES', 'check_l5_topk_energy', 'check_l5_text_sparsity', 'check_l5_gap_ci',
+           'check_l5_verdict']
 
 # %% ../../nbs/api/exercises/05_lesson5.ipynb #b782940f
+def _floor_k(x, frac):
+    "A planted mistake: k rounded down (int(frac * d)) instead of up."
+    return (x ** 2).topk(max(1, int(frac * x.shape[-1])), -1).values.sum(-1) / (x ** 2).sum(-1)
+
+def _abs_energy(x, frac):
+    "A planted mistake: the share of the sum of |x| instead of x**2."
+    k = math.ceil(frac * x.shape[-1] - 1e-9)
+    return x.abs().topk(k, -1).values.sum(-1) / x.abs().sum(-1)
+
+TOPK_ENERGY_MISTAKES = (
+    (_floor_k, "k is rounded down: the top 5% of 64 channels is ceil(0.05 * 64) = 4 channels, and at least one"),
+    (_abs_energy, "that is the share of the sum of |x|: energy is the square, x**2"))
+
 def check_l5_topk_energy(fn, quiet=False) -> CheckResult:
     "Lesson 5, exercise 1: `fn(x, frac)` -> per-row share of squared norm in the ceil(frac * d) largest |entries|."
     gen = torch.Generator().manual_seed(0)
@@ -28,8 +43,11 @@ def check_l5_topk_energy(fn, quiet=False) -> CheckResult:
         x = x * torch.rand(d, generator=gen, dtype=torch.float64) ** 3
         cases.append(((x, frac), topk_energy(x, frac), 1e-9))
     return library_cases(fn, cases, 'L5 ex 1: top-k% energy',
-                         'k = math.ceil(frac * x.shape[-1]); e = x**2; '
-                         'return e.topk(k, dim=-1).values.sum(-1) / e.sum(-1) (with 5% of 64 channels, k is 4)', quiet)
+                         ('square first, then ask what share of the row\'s total the largest few entries hold',
+                          'k is frac * d rounded up; square the entries, sum the k largest along the last dimension '
+                          'and divide by the sum of all of them'), quiet, mistakes=TOPK_ENERGY_MISTAKES)
+
+register_solution('L5 ex 1', '05', 'my_topk_energy')
 
 # %% ../../nbs/api/exercises/05_lesson5.ipynb #ad76f873
 def _states(seed, n=5, T=7, d=40):
@@ -42,6 +60,11 @@ def _states(seed, n=5, T=7, d=40):
     mask[mask.sum(1) == 0, 1] = True
     return states, mask
 
+TEXT_MISTAKES = ((lambda s, m: topk_energy(s, 0.05).mean(1), "you averaged over every token: count only the tokens "
+                                                             "where mask is True (not <bos>, not padding)"),
+                 (lambda s, m: topk_energy(s, 0.05)[:, -1], "that is the last token's value: average over all the "
+                                                            "counted tokens"))
+
 def check_l5_text_sparsity(fn, quiet=False) -> CheckResult:
     "Lesson 5, exercise 2: `fn(states, mask)` -> per-text mean of top-5% energy over the tokens where `mask` is True."
     cases = []
@@ -49,8 +72,11 @@ def check_l5_text_sparsity(fn, quiet=False) -> CheckResult:
         states, mask = _states(seed)
         cases.append(((states, mask), text_sparsity(Hidden(states, mask, -1, 'toy'), 'topk_energy', frac=0.05), 1e-6))
     return library_cases(fn, cases, 'L5 ex 2: one number per text',
-                         'compute topk_energy(states, 0.05) for every token ([n, T]), then for each row average only '
-                         'the entries where mask is True: (vals * mask).sum(1) / mask.sum(1)', quiet)
+                         ('one value per token first, then one average per text, over the tokens that count',
+                          'the top-5% energy of every token gives an [n, T] table; a masked mean is the sum of the '
+                          'values where mask is True divided by how many there are'), quiet, mistakes=TEXT_MISTAKES)
+
+register_solution('L5 ex 2', '05', 'my_text_sparsity')
 
 # %% ../../nbs/api/exercises/05_lesson5.ipynb #7138b082
 @cache
@@ -81,18 +107,27 @@ def check_l5_gap_ci(fn, quiet=False) -> CheckResult:
                 return False, f"expected three numbers (gap, low, high), got {type(got).__name__} {got!r}"[:200]
             gap, lo, hi = numbers
             ok, msg = compare(gap, ref.value, atol=1e-9)
+            if not ok and compare(gap, -ref.value, atol=1e-9)[0]:
+                return False, f"case {i + 1}: the sign is flipped: the gap is mean(unfamiliar) - mean(familiar)"
             if not ok: return False, f"case {i + 1}: the gap is mean(unfamiliar) - mean(familiar): {msg}"
             if not lo <= gap <= hi:
                 return False, f"case {i + 1}: the interval [{lo:.4g}, {hi:.4g}] does not contain the gap {gap:.4g}"
             width = ref.high - ref.low
+            if hi - lo < 0.5 * width:
+                return False, (f"case {i + 1}: interval [{lo:.4g}, {hi:.4g}] is much narrower than the library's "
+                               f"[{ref.low:.4g}, {ref.high:.4g}]: resample each group with replacement and keep its size "
+                               f"(pooling both groups, or resampling without replacement, shrinks it)")
             if abs(lo - ref.low) > 0.15 * width or abs(hi - ref.high) > 0.15 * width:
                 return False, (f"case {i + 1}: interval [{lo:.4g}, {hi:.4g}], the library's is "
                                f"[{ref.low:.4g}, {ref.high:.4g}] (more than 15% of its width apart)")
         return True, "gaps exact, intervals within 15% of the library's width on 3 cases"
     return check('L5 ex 3: the gap and its interval', fn, validator=validate, quiet=quiet,
-                 hint='rng = np.random.default_rng(seed); for each resample draw len(familiar) items from familiar '
-                      'and len(unfamiliar) from unfamiliar, with replacement and each group on its own; keep the '
-                      'difference of means; the interval is np.percentile(diffs, [2.5, 97.5])')
+                 hint=('a bootstrap redoes the measurement on many made-up samples drawn from the ones you have',
+                       'for each resample draw len(familiar) items from familiar and len(unfamiliar) from unfamiliar, '
+                       'with replacement and each group on its own; keep the difference of means; the interval is the '
+                       '2.5th and 97.5th percentiles of those differences'))
+
+register_solution('L5 ex 3', '05', 'my_gap_ci')
 
 # %% ../../nbs/api/exercises/05_lesson5.ipynb #e9e32bf6
 _VERDICTS = ('sparser', 'denser', 'no clear difference')
@@ -111,8 +146,14 @@ def check_l5_verdict(fn, quiet=False) -> CheckResult:
                 return False, f"expected one of {list(_VERDICTS)}, got {got!r}"
             if got != want:
                 gap, low, high = args
-                return False, f"case {i + 1}: gap {gap} with interval [{low}, {high}] -> {got!r}, expected {want!r}"
+                by_point = 'sparser' if gap > 0 else 'denser' if gap < 0 else 'no clear difference'
+                why = (": you read the sign of the gap, but only the interval decides (it straddles zero here)"
+                       if got == by_point and want == 'no clear difference' else '')
+                return False, f"case {i + 1}: gap {gap} with interval [{low}, {high}] -> {got!r}, expected {want!r}{why}"
         return True, f"{len(cases)} cases"
     return check('L5 ex 4: read the interval', fn, validator=validate, quiet=quiet,
-                 hint='only the interval decides: entirely above zero -> the unfamiliar inputs are sparser; entirely '
-                      'below -> denser; touching or straddling zero -> no clear difference')
+                 hint=('what would the gap have to look like for you to be sure of its sign?',
+                       'only the interval decides: entirely above zero -> the unfamiliar inputs are sparser; entirely '
+                       'below -> denser; touching or straddling zero -> no clear difference'))
+
+register_solution('L5 ex 4', '05', 'my_verdict')

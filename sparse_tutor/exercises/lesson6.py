@@ -6,36 +6,39 @@ against the library and prints PASS or FAIL with a reason and a hint, never rais
 # %% ../../nbs/api/exercises/06_lesson6.ipynb #1deb531f
 from __future__ import annotations
 import math
+from types import SimpleNamespace
 import numpy as np
 import torch
-
-from .checks import check, CheckResult, library_cases
-from ..analysis.activation_sparsity import topk_energy
+from .checks import check, CheckResult, library_cases, register_solution
 from ..experiments.icl import grade_levels, select_similar
+from ..experiments.icl_episodes import coverage, MAX_LEN
 
 # %% auto #0
-__all__ = ['check_l6_top_energy', 'check_l6_quantile_levels', 'check_l6_candidates', 'check_l6_nearest', 'check_l6_best']
+__all__ = ['QUANTILE_MISTAKES', 'CANDIDATE_MISTAKES', 'NEAREST_MISTAKES', 'COVERAGE_MISTAKES', 'check_l6_quantile_levels',
+           'check_l6_candidates', 'check_l6_nearest', 'check_l6_coverage', 'check_l6_best']
 
 # %% ../../nbs/api/exercises/06_lesson6.ipynb #67023cf6
-def check_l6_top_energy(fn, quiet=False) -> CheckResult:
-    "Lesson 6, exercise 1: top-frac energy of each row."
-    cases = []
-    for seed, (n, d), frac in ((0, (5, 64), 0.05), (1, (3, 10), 0.2), (2, (4, 7), 0.5)):
-        h = torch.randn(n, d, generator=torch.Generator().manual_seed(seed)).double()
-        cases.append(((h, frac), topk_energy(h, frac).numpy(), 1e-6))
-    return library_cases(fn, cases, 'L6 ex 1: top-k energy',
-                         'm = math.ceil(frac * d); e = h ** 2; e.topk(m, dim=1).values.sum(1) / e.sum(1)', quiet)
+QUANTILE_MISTAKES = (
+    (lambda s, n: np.searchsorted(np.quantile(s, np.arange(1, n) / n), s, side='right'),
+     "your levels start at 0: they run from 1 to n_levels"),
+    (lambda s, n: 1 + np.searchsorted(np.quantile(s, np.arange(1, n) / n), s, side='left'),
+     "a score equal to a bin edge must go to the upper level (searchsorted with side='right')"))
 
 def check_l6_quantile_levels(fn, quiet=False) -> CheckResult:
-    "Lesson 6, exercise 2: quantile bins into levels 1..n_levels."
+    "Lesson 6, exercise 1: quantile bins into levels 1..n_levels."
     cases = []
     for seed, n, n_levels in ((0, 16, 4), (1, 30, 3), (2, 9, 2)):
         scores = np.random.default_rng(seed).random(n)
         pool, _ = grade_levels(scores[None], scores[:1], n_levels)
         cases.append(((scores, n_levels), pool[0].astype(float), 0))
-    return library_cases(fn, cases, 'L6 ex 2: grade into levels',
-                         'edges = np.quantile(scores, np.arange(1, n_levels) / n_levels); '
-                         '1 + np.searchsorted(edges, scores, side="right")', quiet)
+    return library_cases(fn, cases, 'L6 ex 1: grade into levels',
+                         ('first find the n_levels - 1 cut points, then ask for each score how many cut points it has '
+                          'passed',
+                          'the edges are the scores\' quantiles at 1/n, 2/n, ...; a score\'s level is 1 plus the number '
+                          'of edges at or below it (np.searchsorted with side="right")'),
+                         quiet, mistakes=QUANTILE_MISTAKES)
+
+register_solution('L6 ex 1', '06', 'quantile_levels')
 
 # %% ../../nbs/api/exercises/06_lesson6.ipynb #6e114417
 def _candidates(levels, scores, q):
@@ -43,27 +46,96 @@ def _candidates(levels, scores, q):
     idx = np.flatnonzero((levels == q) | (levels == q - 1))
     return idx[np.argsort(scores[idx], kind='stable')]
 
+CANDIDATE_MISTAKES = (
+    (lambda lv, sc, q: np.flatnonzero(lv == q)[np.argsort(sc[lv == q], kind='stable')],
+     "only level q: the rule also takes the level just below, q - 1"),
+    (lambda lv, sc, q: np.flatnonzero((lv == q) | (lv == q - 1)),
+     "the right items, but in pool order: order them by ascending score, easiest first"),
+    (lambda lv, sc, q: _candidates(lv, sc, q)[::-1], "hardest first: order by ascending score, so the hardest "
+                                                      "demonstration ends next to the query"))
+
 def check_l6_candidates(fn, quiet=False) -> CheckResult:
-    "Lesson 6, exercise 3: SG-ICL candidates, easy to hard."
+    "Lesson 6, exercise 2: SG-ICL candidates, easy to hard."
     cases = []
     for seed, q in ((0, 3), (1, 1), (2, 4)):
         rng = np.random.default_rng(seed)
         levels, scores = rng.integers(1, 5, 12), rng.random(12)
         cases.append(((levels, scores, q), _candidates(levels, scores, q).astype(float), 0))
-    return library_cases(fn, cases, 'L6 ex 3: at and just below, easy to hard',
-                         'keep = (levels == q) | (levels == q - 1); idx = np.flatnonzero(keep); '
-                         'order idx by scores[idx]', quiet)
+    return library_cases(fn, cases, 'L6 ex 2: at and just below, easy to hard',
+                         ('two steps: which items qualify, then in which order',
+                          'keep the indices whose level is q or q - 1, then sort those indices by their scores, '
+                          'ascending (np.argsort of the selected scores)'), quiet, mistakes=CANDIDATE_MISTAKES)
+
+register_solution('L6 ex 2', '06', 'sgicl_candidates')
+
+def _by_dot(pe, qe, k):
+    "A planted mistake: the dot product, so that long vectors look similar."
+    return np.argsort(pe @ qe)[-k:]
+
+NEAREST_MISTAKES = ((_by_dot, "that ranks by the dot product: cosine divides by both norms, so a long vector is not "
+                              "more similar"),
+                    (lambda pe, qe, k: select_similar(pe[None], qe[None], k)[0][::-1],
+                     "most similar first: the order is least similar first, so the most similar sits next to the query"))
 
 def check_l6_nearest(fn, quiet=False) -> CheckResult:
-    "Lesson 6, exercise 4: cosine retrieval, least similar first."
+    "Lesson 6, exercise 3: cosine retrieval, least similar first."
     cases = []
     for seed, (pool, d), k in ((0, (16, 8), 4), (1, (6, 3), 2), (2, (10, 64), 1)):
         rng = np.random.default_rng(seed)
         pool_emb, query_emb = rng.normal(size=(pool, d)) * rng.random((pool, 1)) * 5, rng.normal(size=d)
         cases.append(((pool_emb, query_emb, k), select_similar(pool_emb[None], query_emb[None], k)[0].astype(float), 0))
-    return library_cases(fn, cases, 'L6 ex 4: nearest by cosine',
-                         'cosine = dot / (norm * norm): divide each pool row by its norm (a long vector is not more '
-                         'similar); np.argsort(sim)[-k:] ends with the most similar', quiet)
+    return library_cases(fn, cases, 'L6 ex 3: nearest by cosine',
+                         ('similarity of direction, not of length; then the k best, in the order asked for',
+                          'cosine similarity is the dot product of the two vectors divided by both norms; sorting '
+                          'ascending and keeping the last k leaves the most similar at the end'),
+                         quiet, mistakes=NEAREST_MISTAKES)
+
+register_solution('L6 ex 3', '06', 'nearest')
+
+# %% ../../nbs/api/exercises/06_lesson6.ipynb #aececdb3
+def _coverage_of(demos, query) -> float:
+    "The library's coverage of one query by its demonstrations."
+    episode = SimpleNamespace(n=1, pool_x=np.asarray(demos)[None], query_x=np.asarray(query)[None])
+    return float(coverage(episode, np.arange(len(demos))[None])[0])
+
+def _with_padding(demos, query):
+    "A planted mistake: the -1 padding counted as a query symbol (and found in the padded demonstrations)."
+    return float(np.isin(query, demos).mean())
+
+def _demo_share(demos, query):
+    "A planted mistake: the share of the demonstrations' symbols that appear in the query."
+    shown = demos[demos >= 0]
+    return float(np.isin(shown, query[query >= 0]).mean())
+
+COVERAGE_MISTAKES = (
+    (_with_padding, "you counted the padding: -1 is not a symbol, keep only the query's entries >= 0"),
+    (_demo_share, "that is the share of the demonstrations' symbols found in the query; the exercise asks the share "
+                  "of the query's symbols that the demonstrations show"),
+    (lambda d, q: float(np.isin(q[q >= 0], d).sum()), "that is a count: divide by the number of the query's symbols"))
+
+def _episode(seed, k=4):
+    "Random demonstrations and a query of 1..4 distinct symbols each, padded with -1."
+    rng = np.random.default_rng(seed)
+    def item():
+        row = np.full(MAX_LEN, -1)
+        n = rng.integers(1, 5)
+        row[:n] = rng.choice(8, n, replace=False)
+        return row
+    return np.stack([item() for _ in range(k)]), item()
+
+def check_l6_coverage(fn, quiet=False) -> CheckResult:
+    "Lesson 6, exercise 4: the share of a query's symbols that its demonstrations show."
+    cases = []
+    for seed in range(6):
+        demos, query = _episode(seed)
+        cases.append(((demos, query), _coverage_of(demos, query), 1e-9))
+    return library_cases(fn, cases, 'L6 ex 4: coverage',
+                         ('for each symbol of the query, is it anywhere in the demonstrations?',
+                          'keep the query\'s symbols (entries >= 0); the answer is the fraction of them that occur '
+                          'in the demonstrations (np.isin), padding left out on both sides'),
+                         quiet, mistakes=COVERAGE_MISTAKES)
+
+register_solution('L6 ex 4', '06', 'my_coverage')
 
 # %% ../../nbs/api/exercises/06_lesson6.ipynb #6932f877
 def _accuracies(summary) -> dict | None:
@@ -86,4 +158,7 @@ def check_l6_best(answer, summary: dict, quiet=False) -> CheckResult:
         top = max(accuracies.values())
         return accuracies[a] >= top - 0.005, f"{a} reached {accuracies[a]:.1%}; the best method reached {top:.1%}"
     return check('L6 ex 5: the best method', answer, validator=validate, quiet=quiet,
-                 hint='read the accuracy table of section 6: the method with the largest accuracy')
+                 hint=('the table of section 6 has one accuracy per method',
+                       'the answer is the name (a str, as in the table) of the row with the largest accuracy'))
+
+register_solution('L6 ex 5', '06', 'best_method')

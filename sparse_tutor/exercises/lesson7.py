@@ -7,20 +7,21 @@ on its own inputs against the library and prints PASS or FAIL with a reason and 
 from __future__ import annotations
 import numbers, re, sys
 import numpy as np
-from .checks import check, CheckResult, library_cases
+from .checks import check, CheckResult, library_cases, register_solution
 from ..experiments.capstone import eta_squared, detection_gap, probe_scores
 
 # %% auto #0
-__all__ = ['READINGS', 'check_l7_eta_squared', 'check_l7_gap', 'check_l7_probe_scores', 'reading_of', 'check_l7_reading',
-           'check_l7_conclusion']
+__all__ = ['ETA_MISTAKES', 'GAP_MISTAKES', 'PROBE_MISTAKES', 'READINGS', 'TRENDS', 'check_l7_eta_squared', 'check_l7_gap',
+           'check_l7_probe_scores', 'reading_of', 'check_l7_reading', 'UngradedResult', 'check_l7_conclusion',
+           'trend_of', 'check_l7_trend']
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #0bf04fc2
-def _check_cases(fn, cases, name: str, hint: str, quiet: bool = False) -> CheckResult:
-    """`library_cases` on `(args, expected, atol, what)` cases: a failure names its case by number, and the hint says
-    what each numbered case holds."""
+def _check_cases(fn, cases, name: str, hints: tuple, quiet: bool = False, mistakes=()) -> CheckResult:
+    """`library_cases` on `(args, expected, atol, what)` cases: a failure names its case by number (or the planted
+    mistake it reproduces), and each hint says what each numbered case holds."""
     holds = '; '.join(f"{i + 1}: {what}" for i, (*_, what) in enumerate(cases))
     return library_cases(fn, [(args, expected, atol) for args, expected, atol, _ in cases], name,
-                         f"{hint} (the cases: {holds})", quiet)
+                         tuple(f"{hint} (the cases: {holds})" for hint in hints), quiet, mistakes=mistakes)
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #2729fabd
 def _relu(x): return np.maximum(x, 0.0)
@@ -39,12 +40,28 @@ def _eta_cases():
             ((a2, y2), eta_squared(a2, y2), 1e-6, 'four unbalanced classes and a constant node'),
             ((a3, y3), eta_squared(a3, y3), 1e-6, 'classes named 3, 7 and 11')]
 
+def _unweighted_eta(a, y):
+    between = np.mean([(a[y == c].mean(0) - a.mean(0)) ** 2 for c in np.unique(y)], 0)
+    return np.where(a.var(0) > 0, between / np.maximum(a.var(0), 1e-300), 0.0)
+
+def _eta_over_std(a, y):
+    between = sum((y == c).mean() * (a[y == c].mean(0) - a.mean(0)) ** 2 for c in np.unique(y))
+    return np.where(a.std(0) > 0, between / np.maximum(a.std(0), 1e-300), 0.0)
+
+ETA_MISTAKES = (
+    (_unweighted_eta, "every class weighs the same here: weight each class's squared mean shift by its share of the "
+                      "examples, (labels == c).mean()"),
+    (_eta_over_std, "divided by the standard deviation: η² is a share of the variance, so divide by acts.var(0)"))
+
 def check_l7_eta_squared(fn, quiet=False) -> CheckResult:
     "Lesson 7, exercise 1: `fn(acts, labels)` -> per-node η² of a categorical label."
-    hint = ('for each class c in np.unique(labels): (labels == c).mean() * (acts[labels == c].mean(0) - acts.mean(0)) '
-            '** 2, summed over classes, divided by acts.var(0); 0 where acts.var(0) is 0 (a constant node explains '
-            'nothing)')
-    return _check_cases(fn, _eta_cases(), 'L7 ex 1: per-node eta squared', hint, quiet)
+    hints = ('η² is the part of a column\'s variance that the class means explain: how far each class mean sits from '
+             'the overall mean, against the column\'s total variance',
+             'sum over classes of (share of examples in the class) x (class mean - overall mean)², divided by the '
+             'column\'s variance; a column that never varies explains nothing: 0, not 0 / 0')
+    return _check_cases(fn, _eta_cases(), 'L7 ex 1: per-node eta squared', hints, quiet, ETA_MISTAKES)
+
+register_solution('L7 ex 1', '07', 'eta2')
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #5c79c7d3
 def _gap_cases():
@@ -63,11 +80,26 @@ def _gap_cases():
              ((s5, i5, l5), 'the score is the same for every live node: 1.0, no ranking')]
     return [(args, detection_gap(*args), 1e-9, what) for args, what in cases]
 
+def _all_nodes_gap(s, i, alive): return detection_gap(s, i)
+
+def _pearson_gap(s, i, alive):
+    keep = np.asarray(alive, bool)
+    if np.ptp(s[keep]) == 0 or np.ptp(i[keep]) == 0: return 1.0
+    return float(1 - np.corrcoef(s[keep], i[keep])[0, 1])
+
+GAP_MISTAKES = (
+    (_all_nodes_gap, "the dead nodes are still in: rank only the nodes where alive is True"),
+    (_pearson_gap, "that is Pearson's correlation of the values; the gap compares rankings: Spearman's"),
+    (lambda s, i, alive: 1 - detection_gap(s, i, alive), "that is the Spearman correlation itself: the gap is 1 minus it"))
+
 def check_l7_gap(fn, quiet=False) -> CheckResult:
     "Lesson 7, exercise 2: `fn(score, importance, alive)` -> 1 - Spearman over the live nodes."
-    hint = ('keep = np.asarray(alive, bool); if np.ptp(score[keep]) == 0 or np.ptp(importance[keep]) == 0 return 1.0; '
-            'else 1 - scipy.stats.spearmanr(score[keep], importance[keep]).statistic (ranks, not Pearson)')
-    return _check_cases(fn, _gap_cases(), 'L7 ex 2: the detection gap', hint, quiet)
+    hints = ('the gap compares two orders of the live nodes, not their values: 0 when they agree, 1 when unrelated',
+             '1 minus Spearman\'s rank correlation over the nodes where alive is True (scipy.stats.spearmanr); a '
+             'ranking that is constant over them orders nothing, so return 1.0 there')
+    return _check_cases(fn, _gap_cases(), 'L7 ex 2: the detection gap', hints, quiet, GAP_MISTAKES)
+
+register_solution('L7 ex 2', '07', 'gap')
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #8263df3f
 def _probe_cases():
@@ -82,12 +114,30 @@ def _probe_cases():
     return [((a1, y1), probe_scores(a1, y1), 1e-6, 'binary labels, columns of different scales, a dead node'),
             ((a2, y2), probe_scores(a2, y2), 1e-6, 'three classes, columns of different scales, a constant node')]
 
+def _unstandardised(a, y):
+    from sklearn.linear_model import RidgeClassifier
+    return np.abs(np.atleast_2d(RidgeClassifier(alpha=1.0).fit(a - a.mean(0), y).coef_)).sum(0) * (a.std(0) > 1e-6)
+
+def _summed_over_nodes(a, y):
+    from sklearn.linear_model import RidgeClassifier
+    z = (a - a.mean(0)) / np.where(a.std(0) > 1e-6, a.std(0), 1.0)
+    return np.abs(RidgeClassifier(alpha=1.0).fit(z, y).coef_).sum(0) * (a.std(0) > 1e-6)
+
+PROBE_MISTAKES = (
+    (_unstandardised, "the columns were not standardised: a column's weight then depends on its scale, not on how "
+                      "much the probe leans on it"),
+    (_summed_over_nodes, "with two classes coef_ is a single weight vector, and summing it over axis 0 adds up the "
+                         "nodes: make it 2-D first (np.atleast_2d)"))
+
 def check_l7_probe_scores(fn, quiet=False) -> CheckResult:
     "Lesson 7, exercise 3: `fn(acts, labels)` -> per-node summed |ridge-probe weights| on standardised columns."
-    hint = ('sd = acts.std(0); live = sd > 1e-6; z = (acts - acts.mean(0)) / np.where(live, sd, 1); '
-            'coef = np.atleast_2d(RidgeClassifier(alpha=1.0).fit(z, labels).coef_) (for two classes coef_ is one '
-            'vector [d], not [1, d]); np.abs(coef).sum(0) * live')
-    return _check_cases(fn, _probe_cases(), 'L7 ex 3: probe-weight scores', hint, quiet)
+    hints = ('a probe\'s weight on a node only says how much it leans on that node if every node is on the same '
+             'scale; mind the shape of coef_ for two classes',
+             'standardise the live columns (constant ones stay 0), fit RidgeClassifier(alpha=1.0), take |weights| '
+             'summed over the classes, one score per node; with two classes coef_ has one row')
+    return _check_cases(fn, _probe_cases(), 'L7 ex 3: probe-weight scores', hints, quiet, PROBE_MISTAKES)
+
+register_solution('L7 ex 3', '07', 'probe_rank')
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #59a333c9
 READINGS = ('sparse smaller', 'no clear difference', 'sparse larger')
@@ -137,8 +187,14 @@ def check_l7_reading(answer, summary, quiet=False) -> CheckResult:
                       "(the two means alone do not decide)")
 
 # %% ../../nbs/api/exercises/07_lesson7.ipynb #a43d735e
-def check_l7_conclusion(text, quiet=False) -> CheckResult:
-    "Lesson 7, exercise 5: the student's conclusion; checked only for citing the table (dense, sparse, a number)."
+class UngradedResult(CheckResult):
+    "The outcome of a check that looks only at form: NOT GRADED, with what is still missing; never PASS."
+    def __str__(self):
+        return f"NOT GRADED  {self.name}: " + (self.message if self.passed else f"not complete yet: {self.message}")
+
+def check_l7_conclusion(text, quiet=False) -> UngradedResult:
+    """Lesson 7, exercise 5: the student's conclusion, not graded: the check only says whether it cites the measurements
+    (speaks of dense and sparse and gives a number). It is not counted among the passed checks."""
     def validate(text):
         if text is None or text is Ellipsis: return False, "no conclusion yet (CONCLUSION is still None)"
         if type(text) is not str: return False, f"expected your conclusion as a str, got {type(text).__name__}"
@@ -146,11 +202,64 @@ def check_l7_conclusion(text, quiet=False) -> CheckResult:
         needs = ((f"length (it has {n} characters; write at least 150)", n >= 150),
                  ("the word 'dense' (what the dense models showed)", 'dense' in lower),
                  ("the word 'sparse' (what the sparse models showed)", 'sparse' in lower),
-                 ("a number from the table (a gap, a difference or an interval)", re.search(r'[0-9]', text)))
+                 ("a number from the tables (a gap, a difference or an interval)", re.search(r'[0-9]', text)))
         missing = [what for what, ok in needs if not ok]
         if missing: return False, 'missing ' + '; '.join(missing)
-        return True, ("the conclusion is your own: this check only looks that it cites the table (it speaks of "
-                      "dense and sparse and gives a number), not whether what it says is right")
-    return check('L7 ex 5: your conclusion', text, validator=validate, quiet=quiet,
-                 hint='in your own words: the pooled gap of the dense and of the sparse models, the paired difference '
-                      'and its interval, and what they say about the question of the lesson')
+        return True, ("it cites the measurements; whether what it says is right is yours to argue (or your "
+                      "instructor's to grade)")
+    try: ok, message = validate(text)
+    except Exception as e: ok, message = False, f"checking the text raised {type(e).__name__}"
+    result = UngradedResult('L7 ex 5: your conclusion', bool(ok), message)
+    if not quiet: print(result)
+    return result
+
+# %% ../../nbs/api/exercises/07_lesson7.ipynb #s4e7t002
+TRENDS = ('gap shrinks as weights thin out', 'no clear trend', 'gap grows as weights thin out')
+
+def trend_of(low: float, high: float) -> str:
+    "What an interval of the density-gap correlation says (positive: sparser networks, smaller gaps)."
+    return TRENDS[0] if low > 0 else TRENDS[2] if high < 0 else TRENDS[1]
+
+def _dose_intervals(findings) -> dict | None:
+    "task -> (low, high) of each task's dose-response interval in a grid_findings or lesson07_findings dict; else None."
+    try: by_task = findings['dose_response']['by_task']
+    except (TypeError, KeyError, IndexError): return None
+    if not isinstance(by_task, dict) or not by_task: return None
+    out = {}
+    for task, row in by_task.items():
+        interval = row.get('ci') if isinstance(row, dict) else None
+        if isinstance(interval, np.ndarray): interval = interval.tolist()
+        if not isinstance(interval, (list, tuple)) or len(interval) != 2 or not all(map(_finite_number, interval)):
+            return None
+        if interval[0] > interval[1]: return None
+        out[task] = (float(interval[0]), float(interval[1]))
+    return out
+
+def check_l7_trend(answer, findings, quiet=False) -> CheckResult:
+    "Lesson 7, exercise 4: per task, the direction of the gap as density falls, read off the dose-response interval."
+    def validate(answer):
+        if answer is None or answer is Ellipsis: return False, "no answer yet (TREND is still None)"
+        intervals = _dose_intervals(findings)
+        if intervals is None:
+            return False, ("findings: expected grid_findings() or lesson07_findings(), holding each task's "
+                           "dose-response interval as two finite numbers; got something else")
+        if type(answer) is not dict:
+            return False, f"expected a dict task -> reading for the tasks {sorted(intervals)}, got {type(answer).__name__}"
+        missing = sorted(set(intervals) - set(answer))
+        if missing: return False, f"missing the task(s) {missing}"
+        wrong = []
+        for task, (low, high) in intervals.items():
+            given, truth = answer[task], trend_of(low, high)
+            if type(given) is not str or given not in TRENDS:
+                return False, f"[{task!r}] expected one of {list(TRENDS)}, got {str(given)[:60]!r}"
+            if given != truth:
+                why = ('entirely above zero' if low > 0 else 'entirely below zero' if high < 0 else 'reaching across zero')
+                wrong.append(f"{task}: you read {given!r}, but its interval [{low:+.2f}, {high:+.2f}] is {why}: {truth!r}")
+        if wrong: return False, '; '.join(wrong)
+        return True, 'each reading follows its interval'
+    return check('L7 ex 4: read the grid', answer, validator=validate, quiet=quiet,
+                 hint=("read each task's interval of ρ(density, gap), not its point value",
+                       "an interval above zero means sparser networks have smaller gaps; below zero, larger; touching "
+                       "or across zero, no clear trend"))
+
+register_solution('L7 ex 4', '07', 'trend')

@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 
 from ..core.validate import check_type, check_choice
 from ..core.models import MLP, hidden_acts
-from ..core.stats import mean_ci, paired_diff_ci
+from ..core.stats import seed_ci, paired_seed_ci
 from ..analysis.representation import variance_explained, rsa
 from ..analysis.probes import probe_accuracy
 from ..circuits.mlp import (MLPCircuit, node_means, forward_blend, feature_losses, feature_accuracy,
@@ -22,7 +22,7 @@ from .capstone_models import (CAPSTONE_TASKS, VARIANTS, P, SEEDS, OUTPUTS, ANALY
 # %% auto #0
 __all__ = ['ablation_importance', 'eta_squared', 'analysis_scores', 'probe_scores', 'probe_analysis_scores', 'detection_gap',
            'input_reach', 'meeting_nodes', 'model_report', 'capstone_table', 'summarise_gaps', 'circuit_sizes',
-           'cipher_meeting', 'lesson07_findings']
+           'cipher_meeting', 'point_findings']
 
 # %% ../../nbs/api/experiments/07b_capstone.ipynb #51d565ce
 def _check_model(model) -> MLP: return check_type('model', model, MLP, 'a sparse_tutor MLP')
@@ -194,23 +194,23 @@ def _check_reports(reports, measure: str) -> list:
 
 # %% ../../nbs/api/experiments/07b_capstone.ipynb #d19a5c09
 def _gap_row(reports: list, measure: str) -> dict:
-    "Mean `measure` of the dense and of the sparse models with intervals, and the paired sparse - dense difference."
+    "Mean `measure` of the dense and of the sparse models with t intervals, and the paired sparse - dense difference."
     row = {}
     for variant in VARIANTS:
         gaps = [report[measure] for report in reports if report['variant'] == variant]
-        estimate = mean_ci(gaps)
+        estimate = seed_ci(gaps)
         row[variant], row[f'{variant}_ci'] = estimate.value, estimate.ci()
         row[f'{variant}_per_model'] = [round(gap, 4) for gap in gaps]
     dense = {(report['task'], report['seed']): report[measure] for report in reports if report['variant'] == 'dense'}
     pairs = [(dense[(report['task'], report['seed'])], report[measure]) for report in reports
              if report['variant'] == 'sparse' and (report['task'], report['seed']) in dense]
-    difference = paired_diff_ci([d for d, _ in pairs], [s for _, s in pairs])        # mean(sparse - dense)
+    difference = paired_seed_ci([d for d, _ in pairs], [s for _, s in pairs])        # mean(sparse - dense)
     row['sparse_minus_dense'], row['sparse_minus_dense_ci'] = difference.value, difference.ci()
     return row
 
 def summarise_gaps(reports: list, measure: str = 'gap') -> dict:
-    """Mean detection gap per task and variant (and pooled) with 95% intervals, and the paired sparse - dense
-    difference. `measure`: 'gap' (the η² ranking) or 'probe_gap' (the probe-weight ranking)."""
+    """Mean detection gap per task and variant (and pooled) with 95% t intervals over the networks, and the paired
+    sparse - dense difference. `measure`: 'gap' (the η² ranking) or 'probe_gap' (the probe-weight ranking)."""
     measure = check_choice('measure', measure, ('gap', 'probe_gap'))
     reports = _check_reports(reports, measure)
     out = {}
@@ -275,7 +275,7 @@ def _meeting_summary(rows: list) -> dict:
             'probe_cipher_cs': float(np.mean([row['probe_cipher_cs'] for row in rows]))}
 
 # %% ../../nbs/api/experiments/07b_capstone.ipynb #e375ae07
-def lesson07_findings(seeds=SEEDS) -> dict:
+def point_findings(seeds=SEEDS) -> dict:
     "Lesson 7's numbers from the shipped models: the detection gap dense vs sparse, circuit sizes, the cipher meeting."
     models = capstone_models(seeds)
     reports = capstone_table(models)

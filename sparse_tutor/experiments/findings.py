@@ -9,7 +9,7 @@ from .representation import lesson01_findings, lesson02_findings
 from .tracing import lesson03_findings, lesson04_findings
 from .familiarity import lesson05_findings
 from .icl import lesson06_findings
-from .capstone import lesson07_findings
+from .capstone_findings import lesson07_findings
 
 _all_ = ['lesson01_findings', 'lesson02_findings', 'lesson03_findings', 'lesson04_findings', 'lesson05_findings',
          'lesson06_findings', 'lesson07_findings']

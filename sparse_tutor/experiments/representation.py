@@ -5,11 +5,14 @@ measured by what PCA, probes, RSA and ablation find in the hidden layers."""
 
 # %% ../../nbs/api/experiments/01_representation.ipynb #c1faf891
 from __future__ import annotations
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
 import numpy as np
 import torch
 
 from ..core.validate import check_int, check_number, check_type, check_choice, show
+from ..core.checkpoint import ASSETS_DIR
 from ..core.models import MLP, MLPConfig, hidden_acts
 from ..core.tasks import EasyHardTask, CipherTask, one_hot_pair, decrypt
 from ..core.train import train, TrainConfig, bce_loss, ce_loss
@@ -17,10 +20,11 @@ from ..analysis.representation import variance_explained, rsa, pca, keep_top_pcs
 from ..analysis.probes import probe_accuracy
 
 # %% auto #0
-__all__ = ['EasyHardRun', 'easy_hard_accuracy', 'train_easy_hard', 'ablated_accuracy', 'variance_share_of_pcs', 'easy_hard_runs',
-           'summarise_easy_hard', 'lesson01_findings', 'CipherRun', 'decrypted_accuracy', 'train_cipher', 'probe_table',
-           'random_rotation', 'ablate_units_hook', 'ablated_decrypted_accuracy', 'cipher_runs', 'summarise_cipher',
-           'lesson02_findings']
+__all__ = ['KNOB_SWEEP', 'KNOB_SWEEP_PATH', 'KNOB_SWEEP_MAKE', 'EasyHardRun', 'easy_hard_accuracy', 'relative_weight_change',
+           'train_easy_hard', 'ablated_accuracy', 'variance_share_of_pcs', 'easy_hard_runs', 'summarise_easy_hard',
+           'lesson01_findings', 'RunSummary', 'ship_knob_sweep', 'knob_sweep', 'CipherRun', 'decrypted_accuracy',
+           'train_cipher', 'probe_table', 'random_rotation', 'ablate_units_hook', 'ablated_decrypted_accuracy',
+           'cipher_runs', 'summarise_cipher', 'lesson02_findings']
 
 # %% ../../nbs/api/experiments/01_representation.ipynb #a0ce9fad
 def _hidden_arrays(model: MLP, x: torch.Tensor) -> dict:
@@ -39,6 +43,7 @@ class EasyHardRun:
     ve: dict                          # feature name -> variance explained in the last hidden layer
     history: dict
     snapshots: list = field(default_factory=list)
+    weight_change: dict = field(default_factory=dict)   # weight matrix name -> ||W_end - W_start|| / ||W_start||
 
     @property
     def last(self) -> str: return list(self.acts)[-1]
@@ -62,6 +67,15 @@ def _snapshot(step: int, model: MLP, x: torch.Tensor, labels: dict) -> dict:
     return {'step': step, 'acc': easy_hard_accuracy(model, x, labels),
             've': {feature: (variance_explained(last, y) if alive else 0.0) for feature, y in labels.items()}}
 
+def _weight_matrices(model: MLP) -> dict:
+    "A copy of every weight matrix of `model` (biases left out): parameter name -> tensor."
+    return {name: p.detach().clone() for name, p in model.named_parameters() if p.ndim == 2}
+
+def relative_weight_change(start: dict, model: MLP) -> dict:
+    "||W_end - W_start|| / ||W_start|| for each weight matrix named in `start` (as `_weight_matrices` copies them)."
+    end = _weight_matrices(model)
+    return {name: float((end[name] - w).norm() / w.norm()) for name, w in start.items()}
+
 # %% ../../nbs/api/experiments/01_representation.ipynb #7994d93b
 def train_easy_hard(seed=0, init_scale=0.5, width=32, depth=4, epochs=60, n_train=2048, n_test=2000, lr=1e-3,
                     batch_size=64, snapshot_every=0) -> EasyHardRun:
@@ -76,7 +90,7 @@ def train_easy_hard(seed=0, init_scale=0.5, width=32, depth=4, epochs=60, n_trai
     labels = _feature_labels(test)
     torch.manual_seed(seed)
     model = MLP(MLPConfig(task.n_bits, len(labels), (width,) * depth, init_scale=init_scale))
-    snapshots = []
+    snapshots, start = [], _weight_matrices(model)
     def snapshot(step, current): snapshots.append(_snapshot(step, current, test['x'], labels))
     if snapshot_every: snapshot(0, model)
     steps = epochs * (n_train // batch_size)
@@ -87,7 +101,8 @@ def train_easy_hard(seed=0, init_scale=0.5, width=32, depth=4, epochs=60, n_trai
     acts = _hidden_arrays(model, test['x'])
     last = acts[list(acts)[-1]]
     return EasyHardRun(model, test['x'], labels, acts, easy_hard_accuracy(model, test['x'], labels),
-                       {feature: variance_explained(last, y) for feature, y in labels.items()}, history, snapshots)
+                       {feature: variance_explained(last, y) for feature, y in labels.items()}, history, snapshots,
+                       relative_weight_change(start, model))
 
 # %% ../../nbs/api/experiments/01_representation.ipynb #bb2e25bd
 def ablated_accuracy(run: EasyHardRun, keep_k: int, layer: str | None = None) -> dict:
@@ -120,6 +135,45 @@ def lesson01_findings(seeds: int = 5, quick: bool = False, **knobs) -> dict:
     "Lesson 1's headline numbers over `seeds` seeds (0, 1, ...; 2 if `quick`); `knobs` go to `train_easy_hard`."
     seeds = check_int('seeds', seeds, lo=1)
     return summarise_easy_hard(easy_hard_runs(min(seeds, 2) if quick else seeds, **knobs))
+
+# %% ../../nbs/api/experiments/01_representation.ipynb #b721bcff
+@dataclass
+class RunSummary:
+    "What lesson 1's knob sweep keeps of an `EasyHardRun`: accuracy, variance explained and weight movement."
+    acc: dict
+    ve: dict
+    weight_change: dict
+
+    @classmethod
+    def of(cls, run: EasyHardRun) -> 'RunSummary': return cls(dict(run.acc), dict(run.ve), dict(run.weight_change))
+
+KNOB_SWEEP = {'init_scale': (0.25, 1.0, 2.0), 'width': (16, 128)}
+KNOB_SWEEP_PATH = ASSETS_DIR / 'lesson01_knob_sweep.json'
+KNOB_SWEEP_MAKE = "python -c 'from sparse_tutor.experiments.representation import ship_knob_sweep; ship_knob_sweep()'"
+
+def _train_sweep(seeds: int) -> dict:
+    return {knob: {value: [RunSummary.of(one) for one in easy_hard_runs(seeds, **{knob: value})] for value in values}
+            for knob, values in KNOB_SWEEP.items()}
+
+def ship_knob_sweep(seeds: int = 2, path=None) -> dict:
+    "Train the knob sweep (`KNOB_SWEEP`, `seeds` seeds each) and write it to `path` (default `KNOB_SWEEP_PATH`)."
+    sweep = _train_sweep(check_int('seeds', seeds, lo=1))
+    record = {knob: {str(value): [asdict(one) for one in runs] for value, runs in by_value.items()}
+              for knob, by_value in sweep.items()}
+    Path(path or KNOB_SWEEP_PATH).write_text(json.dumps(record, indent=1))
+    return sweep
+
+def knob_sweep(retrain: bool = False, seeds: int = 2, path=None) -> dict:
+    "knob -> value -> [RunSummary per seed]: the shipped sweep, or trained again with `retrain=True`."
+    if check_type('retrain', retrain, bool): return _train_sweep(check_int('seeds', seeds, lo=1))
+    path = Path(path or KNOB_SWEEP_PATH)
+    try: record = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"path: could not read the knob sweep at {path} ({type(e).__name__}: {e}); make it with "
+                         f"`{KNOB_SWEEP_MAKE}`") from e
+    number = {'init_scale': float, 'width': int}
+    return {knob: {number[knob](value): [RunSummary(**one) for one in runs] for value, runs in by_value.items()}
+            for knob, by_value in record.items()}
 
 # %% ../../nbs/api/experiments/01_representation.ipynb #bce51a7c
 @dataclass

@@ -5,7 +5,8 @@ tasks, and the numbers the lessons state."""
 
 # %% ../../nbs/api/experiments/03_tracing.ipynb #b4be3906
 from __future__ import annotations
-import time
+import json, time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ from ..core.tasks import get_task
 from ..core.code_language import PAD
 from ..core.models import Transformer
 from ..core.checkpoint import ASSETS_DIR
-from ..core.pretrained import CODE_TASKS, RECIPES, code_task_accuracies, load_pretrained
+from ..core.pretrained import CODE_TASKS, RECIPES, N_CTX, code_task_accuracies, code_model_config, load_pretrained
+from ..core.train import train, next_token_loss
 from ..core.validate import check_choice, check_int, check_type
 from ..circuits.graph import check_model, node_locations
 from ..circuits.ablation import evaluate_masks, node_means, task_batch
@@ -23,9 +25,11 @@ from ..circuits.prune import CODE_TARGET_LOSS, LAMS, Circuit, prune, read_circui
 from ..circuits.checks import check_circuit
 
 # %% auto #0
-__all__ = ['CIRCUIT_DIR', 'SHIPPED_SEEDS', 'LESSON04_TASKS', 'weight_density', 'alive_neurons', 'lesson03_findings',
-           'circuit_path', 'load_circuit', 'load_nonsense_circuit', 'shipped_circuit_paths', 'ship_circuits',
-           'circuit_report', 'seed_ratios', 'lesson04_findings', 'bench_circuits']
+__all__ = ['STABILITY_VARIANTS', 'STABILITY_PATH', 'STABILITY_STEPS', 'STABILITY_MAKE', 'CIRCUIT_DIR', 'SHIPPED_SEEDS',
+           'LESSON04_TASKS', 'weight_density', 'alive_neurons', 'lesson03_findings', 'stability_run', 'loss_spikes',
+           'ship_stability', 'load_stability', 'circuit_path', 'load_circuit', 'load_nonsense_circuit',
+           'shipped_circuit_paths', 'ship_circuits', 'circuit_report', 'seed_ratios', 'lesson04_findings',
+           'bench_circuits']
 
 # %% ../../nbs/api/experiments/03_tracing.ipynb #475b5f23
 def weight_density(model: Transformer) -> dict:
@@ -60,6 +64,52 @@ def lesson03_findings() -> dict:
         findings[f'{variant}_alive'] = float(np.mean(list(alive_neurons(model).values())))
         for task, accuracy in code_task_accuracies(model, n=1000).items(): findings[f'{variant}_acc_{task}'] = accuracy
     return findings
+
+# %% ../../nbs/api/experiments/03_tracing.ipynb #8b9d979d
+STABILITY_VARIANTS = {
+    'recipe': {},                                       # the sparse recipe as shipped
+    'Adam eps 1e-8': {'eps': 1e-8},
+    'no gradient RMS normalisation': {'grad_rms_norm': False},
+    'no warm-up': {'warmup_frac': 0.0},
+    'dense learning rate': {'lr': RECIPES['dense'].lr},
+}
+STABILITY_PATH = ASSETS_DIR / 'stability_runs.json'
+STABILITY_STEPS = 600
+STABILITY_MAKE = "python -c 'from sparse_tutor.experiments.tracing import ship_stability; ship_stability()'"
+
+def stability_run(variant: str, steps: int = STABILITY_STEPS, seed: int = 0, n_train: int = 8000,
+                  log_every: int = 10) -> dict:
+    "Train the sparse recipe with one stability trick undone (`variant` of `STABILITY_VARIANTS`) for `steps` steps."
+    check_choice('variant', variant, tuple(STABILITY_VARIANTS))
+    steps = check_int('steps', steps, 1)
+    cfg = replace(RECIPES['sparse'], steps=steps, seed=seed, progress=False, log_every=check_int('log_every', log_every, 1),
+                  **STABILITY_VARIANTS[variant])
+    corpus = get_task('code_lm', n_ctx=N_CTX).sample(check_int('n_train', n_train, 1), seed=seed, split='train')
+    torch.manual_seed(seed)
+    model = Transformer(code_model_config())
+    hist = train(model, {'tokens': corpus['tokens'], 'targets': corpus['targets']}, next_token_loss(), cfg)
+    return {'variant': variant, 'steps': steps, 'step': hist['step'], 'loss': hist['loss'],
+            'accuracy': code_task_accuracies(model, n=400), 'seconds': hist['seconds']}
+
+def loss_spikes(loss, rise: float = 0.1) -> int:
+    "How many logged losses are more than `rise` (relative) above the lowest loss logged before them."
+    loss = np.asarray(loss, dtype=float)
+    best = np.minimum.accumulate(loss)
+    return int((loss[1:] > (1 + rise) * best[:-1]).sum())
+
+def ship_stability(steps: int = STABILITY_STEPS, path=None) -> dict:
+    "Run every stability variant for `steps` steps and write their histories to `path` (default `STABILITY_PATH`)."
+    runs = {variant: stability_run(variant, steps) for variant in STABILITY_VARIANTS}
+    Path(path or STABILITY_PATH).write_text(json.dumps(runs, indent=0))
+    return runs
+
+def load_stability(path=None) -> dict:
+    "The shipped stability histories: variant -> {step, loss, accuracy, seconds, steps}."
+    path = Path(path or STABILITY_PATH)
+    try: return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"path: could not read the stability histories at {path} ({type(e).__name__}: {e}); make "
+                         f"them with `{STABILITY_MAKE}`") from e
 
 # %% ../../nbs/api/experiments/03_tracing.ipynb #98591f19
 CIRCUIT_DIR = ASSETS_DIR / 'circuits'

@@ -103,6 +103,10 @@ def _probe_text(nums) -> str:
              for feature, acc in nums['probe'].items() if acc is not None]
     return f"probe accuracy, top {nums['k']} PCs of {nums['layer']}: " + ('; '.join(parts) or 'no class-label features')
 
+def _scatter_title(ex) -> str:
+    "The scatter's title: the layer shown and the feature that colours it."
+    return f"{ex.layer}: PCA, coloured by {ex.feature}"
+
 class _Scatter:
     "The PCA scatter of the shown points, coloured by the chosen feature."
     def __init__(self, ax, n_points):
@@ -123,7 +127,7 @@ class _Scatter:
         pad = 0.05 * (np.ptp(xy, 0) + 1e-9)
         self.ax.set_xlim(xy[:, 0].min() - pad[0], xy[:, 0].max() + pad[0])
         self.ax.set_ylim(xy[:, 1].min() - pad[1], xy[:, 1].max() + pad[1])
-        self.ax.set_title(f"{ex.layer}: PCA, coloured by {ex.feature}", fontsize=10)
+        self.ax.set_title(_scatter_title(ex), fontsize=10)
 
 # %% ../../nbs/api/widgets/00_probe_explorer.ipynb #c39555bf
 class _Bars:
@@ -230,7 +234,7 @@ def _widget(self):
     kept = ipywidgets.IntSlider(value=self.k, min=1, max=self.max_k(self.layer), description='PCs kept')
     feature = ipywidgets.Dropdown(options=self.features, value=self.feature, description='colour by')
     self._w = dict(layer=layer, k=kept, feature=feature, name=ipywidgets.Label(self.layer), text=ipywidgets.HTML(),
-                   scatter=ipywidgets.Image(format='png'), bars=ipywidgets.HTML())
+                   scatter=ipywidgets.Image(format='png'), bars=ipywidgets.HTML(), title=ipywidgets.HTML())
     self._busy = False
     def follow(attr):
         def moved(change):
@@ -238,7 +242,8 @@ def _widget(self):
         return moved
     for attr, control in (('layer', layer), ('k', kept), ('feature', feature)): control.observe(follow(attr), 'value')
     controls = ipywidgets.HBox([layer, self._w['name'], kept, feature])
-    self._ui = ipywidgets.VBox([controls, ipywidgets.HBox([self._w['scatter'], self._w['bars']]), self._w['text']])
+    scatter = ipywidgets.VBox([self._w['title'], self._w['scatter']])
+    self._ui = ipywidgets.VBox([controls, ipywidgets.HBox([scatter, self._w['bars']]), self._w['text']])
     self._refresh(scatter=True)
     return self._ui
 
@@ -252,6 +257,7 @@ def _refresh(self, scatter=True):
         w['feature'].value = self.feature
     finally: self._busy = False
     w['text'].value = f"<b>{_probe_text(nums)}</b>"
+    w['title'].value = f'<div class="probe-explorer-title">{_scatter_title(self)}</div>'
     w['bars'].value = _bars_html(nums, self.features)
     if scatter: self._scatter.update(self); w['scatter'].value = _png(self._scatter.ax.figure)
 

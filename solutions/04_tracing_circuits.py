@@ -1,4 +1,6 @@
 "Reference solutions to the exercises of lesson 4 (Tracing circuits). Not imported by the lesson."
+import torch
+
 
 
 def edges_between(W, src_keep, dst_keep):
@@ -17,3 +19,8 @@ def key_node(sliders):
     worst = min(ko, key=ko.get)
     loc, i = sliders.groups[worst][0]
     return f'{loc}[{i}]'
+
+
+def my_patching_effect(clean, patched, corrupted):
+    clean, patched, corrupted = (torch.as_tensor(x, dtype=torch.float64) for x in (clean, patched, corrupted))
+    return float((clean.mean() - patched.mean()) / (clean.mean() - corrupted.mean()))

@@ -35,6 +35,18 @@ def reading(summary):
     return 'sparse smaller' if high < 0 else 'sparse larger' if low > 0 else 'no clear difference'
 
 
+# Exercise 4 reads the grid: for each task, only its dose-response interval decides (the correlation of density and
+# gap, positive when sparser networks have smaller gaps). `findings` is lesson07_findings() or grid_findings(),
+# e.g. TREND = trend(grid_findings()).
+def trend(findings):
+    out = {}
+    for task, row in findings['dose_response']['by_task'].items():
+        low, high = row['ci']
+        out[task] = ('gap shrinks as weights thin out' if low > 0 else 'gap grows as weights thin out' if high < 0
+                     else 'no clear trend')
+    return out
+
+
 # Exercise 5 is the student's own conclusion; an example built from the measured numbers,
 # e.g. CONCLUSION = conclusion(lesson07_findings()).
 def conclusion(f):
