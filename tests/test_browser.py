@@ -44,6 +44,7 @@ RUNS = [(app, lesson) for app in APPS for lesson in LESSONS]
 SLIDER_RUNS = [run for run in RUNS if WIDGETS.get(run[1], {}).get('min_sliders')]
 EXPLORER_RUNS = [run for run in RUNS if run[1] == '01_what_analysis_sees']     # the probe explorer, after static()
 LINKED_RUNS = [run for run in RUNS if run[1] == '04_tracing_circuits']         # the graph linked to the sliders
+CAPSTONE_RUNS = [run for run in RUNS if run[1] == '07_does_sparsity_close_the_gap']   # the explorer's static figure
 GRAPH_RUNS = [run for run in RUNS if WIDGETS.get(run[1], {}).get('min_graph_nodes')]
 # the library's widget classes: a lesson that builds one displays a control and must be declared
 WIDGET_CLASSES = ('ProbeExplorer', 'AblationSliders', 'CircuitGraph', 'SnapshotScrubber', 'CapstoneExplorer')
@@ -212,6 +213,17 @@ def _assert_explorer_agrees(ran, what):
         f"{ran.lesson} in {ran.app}, {what}: the controls say {name}, {feature}; the scatter's title says {title!r}"
     assert line.startswith(f'probe accuracy, top {k} PCs of {name}:'), \
         f"{ran.lesson} in {ran.app}, {what}: the controls say {k} PCs of {name}; the numbers say {line!r}"
+
+
+@pytest.mark.parametrize('ran', CAPSTONE_RUNS, indirect=True, ids=_ids(CAPSTONE_RUNS))
+def test_capstone_static_figure_is_an_image(ran):
+    "Lesson 7 promises its explorer as a figure where no widget front end runs: the `explorer.static()` cell shows an image."
+    cell = ran.page.locator('.jp-CodeCell', has_text='explorer.static()').last
+    cell.scroll_into_view_if_needed()
+    images = cell.locator('.jp-OutputArea-output img')
+    assert images.count() >= 1, f"{ran.lesson} in {ran.app}: the explorer.static() cell shows no image"
+    box = images.first.bounding_box()
+    assert box and box['width'] > 200 and box['height'] > 100, f"{ran.lesson} in {ran.app}: the figure is {box}"
 
 
 @pytest.mark.parametrize('ran', EXPLORER_RUNS, indirect=True, ids=_ids(EXPLORER_RUNS))
