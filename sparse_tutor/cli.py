@@ -112,7 +112,9 @@ def _ship_grid(args):
     return 0
 
 def _ship_code_gaps(args):
+    import torch
     from sparse_tutor.experiments.capstone_code import ship_code_gaps
+    torch.set_num_threads(args.threads)
     try: gaps = ship_code_gaps(widths=tuple(args.widths))
     except (ValueError, TypeError, OSError) as e:
         print(f"sparse-tutor ship-code-gaps: {e}", file=sys.stderr)
@@ -129,7 +131,8 @@ def _add_capstone_grid_commands(sub):
                       help='run the jobs on this Dask scheduler (tcp://host:port); needs sparse-tutor[dask]')
     grid.add_argument('--work-dir', default='grid_work', help='finished job records (default: ./grid_work)')
     grid.set_defaults(fn=_ship_grid)
-    code = sub.add_parser('ship-code-gaps', help="measure lesson 7's detection gaps on the frontier transformers")
+    code = sub.add_parser('ship-code-gaps', parents=[_threads_parser()],
+                          help="measure lesson 7's detection gaps on the frontier transformers")
     code.add_argument('--widths', type=int, nargs='+', default=[64, 128, 256], help='d_model of each width')
     code.set_defaults(fn=_ship_code_gaps)
 
