@@ -55,16 +55,21 @@ def node_means(model: Transformer, batch: MinimalPairs, per_position: bool = Tru
     position: [nodes]."""
     locations = node_locations(model)
     check_type('batch', batch, MinimalPairs)
-    _, cache = model.run_with_cache(batch.tokens, names=[hook for hook, _ in locations.values()])
     valid = torch.arange(batch.tokens.shape[1])[None, :] <= batch.last[:, None]      # [n, T] non-pad positions
     reaching = valid.sum(0).float()[:, None]                                       # [T, 1] prompts reaching each
+    sums = {}
+    def reduce(act, name):
+        "Sum each node over the prompts as the forward pass goes, rather than keeping every activation."
+        acts = act * valid[..., None]
+        sums[name] = (acts.sum((0, 1)), acts.sum(0))
+    model.run_with_hooks(batch.tokens, hooks={hook: reduce for hook, _ in locations.values()})
     means = {}
     for location, (hook, _) in locations.items():
-        acts = cache[hook] * valid[..., None]
-        overall = acts.sum((0, 1)) / valid.sum()
+        total, by_position = sums[hook]
+        overall = total / valid.sum()
         if not per_position: means[location] = overall; continue
         per_pos = overall.expand(model.cfg.n_ctx, -1).clone()
-        per_pos[:acts.shape[1]] = torch.where(reaching > 0, acts.sum(0) / reaching.clamp(min=1), overall)
+        per_pos[:by_position.shape[0]] = torch.where(reaching > 0, by_position / reaching.clamp(min=1), overall)
         means[location] = per_pos
     return means
 
