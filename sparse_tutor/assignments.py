@@ -13,9 +13,10 @@ from .core.validate import check_int, check_number, check_type
 
 # %% auto #0
 __all__ = ['PACKAGE_DIR', 'COURSE_DIR', 'ASSIGNMENTS_DIR', 'LESSONS_DIR', 'CONSTRAINTS', 'DIST_DIR', 'GRADESCOPE_PYTHON',
-           'TORCH_CPU_INDEX', 'assignment_sources', 'questions', 'wrong_answer_spec', 'pins', 'gradescope_requirements',
-           'course_wheel', 'build_assignment', 'build_assignments', 'find_autograder', 'grade', 'plant_wrong_answer',
-           'report', 'submission_files', 'read_results', 'grade_many', 'copy_lessons']
+           'TORCH_CPU_INDEX', 'assignment_sources', 'questions', 'planted_mistakes', 'mistake_rounds', 'pins',
+           'gradescope_requirements', 'course_wheel', 'build_assignment', 'build_assignments', 'find_autograder',
+           'grade', 'plant_mistakes', 'report', 'submission_files', 'read_results', 'grade_many', 'assignment_scores',
+           'format_scores', 'copy_lessons']
 
 # %% ../nbs/api/90_assignments.ipynb #ad742112
 PACKAGE_DIR = Path(_pkg.__file__).resolve().parent
@@ -111,13 +112,41 @@ def questions(path) -> list:
         raise ValueError(f"path: expected an assignment source (.ipynb) or an autograder (.zip), got {str(path)!r}")
     return _source_questions(_read_nb(path, 'path'))
 
-def wrong_answer_spec(source) -> dict:
-    "The plausible wrong answer a source plants: {'question', 'find', 'replace', 'why'}."
-    spec = _read_nb(source, 'source').get('metadata', {}).get('sparse_tutor', {}).get('wrong_answer')
-    if not isinstance(spec, dict) or not {'question', 'find', 'replace'} <= set(spec):
-        raise ValueError(f"source: {str(source)!r} has no metadata sparse_tutor.wrong_answer with 'question', 'find' "
-                         "and 'replace'")
-    return spec
+_MISTAKE_KEYS = ('question', 'find', 'replace', 'why', 'says', 'keeps')
+
+def planted_mistakes(source) -> list:
+    """The plausible wrong answers a source plants (metadata `sparse_tutor.mistakes`), at least one per question; each
+    {'question', 'find', 'replace', 'why', 'says', 'keeps'}."""
+    nb = _read_nb(source, 'source')
+    found, where = nb.get('metadata', {}).get('sparse_tutor', {}).get('mistakes'), f"source {str(source)!r}"
+    if not isinstance(found, list) or not found:
+        raise ValueError(f"{where}: expected metadata sparse_tutor.mistakes, a non-empty list of planted mistakes, "
+                         f"got {found!r}")
+    points = {q['question']: q['points'] for q in _source_questions(nb)}
+    for i, m in enumerate(found):
+        if not isinstance(m, dict) or set(m) != set(_MISTAKE_KEYS):
+            raise ValueError(f"{where}: mistake {i} must have exactly the keys {list(_MISTAKE_KEYS)}, got "
+                             f"{sorted(m) if isinstance(m, dict) else m!r}")
+        if m['question'] not in points:
+            raise ValueError(f"{where}: mistake {i} is for {m['question']!r}, which is not a question of it: {list(points)}")
+        if not (isinstance(m['keeps'], (int, float)) and 0 <= m['keeps'] < points[m['question']]):
+            raise ValueError(f"{where}: mistake {i} keeps {m['keeps']!r} points; expected a number from 0 to below "
+                             f"{m['question']}'s {points[m['question']]:g}")
+        if m['find'] == m['replace'] or not str(m['says']).strip():
+            raise ValueError(f"{where}: mistake {i} must change the solution and name the words its message says")
+    missing = [q for q in points if q not in {m['question'] for m in found}]
+    if missing: raise ValueError(f"{where}: no planted mistake for {missing}; plant at least one per question")
+    return found
+
+def mistake_rounds(mistakes: list) -> list:
+    """The planted mistakes grouped into as few submissions as possible, each with at most one mistake per question
+    (each question is graded on its own, so one submission can carry a mistake in every question)."""
+    rounds = []
+    for m in mistakes:
+        free = next((r for r in rounds if all(x['question'] != m['question'] for x in r)), None)
+        if free is None: rounds.append(free := [])
+        free.append(m)
+    return rounds
 
 # %% ../nbs/api/90_assignments.ipynb #3b0908b6
 GRADESCOPE_PYTHON = '3.11'
@@ -329,16 +358,20 @@ def grade(submission, autograder=None, out=None) -> dict:
             'error': None if err is None else f"{type(err).__name__}: {err}"}
 
 # %% ../nbs/api/90_assignments.ipynb #b033c686
-def plant_wrong_answer(build: dict, dest) -> Path:
-    "Write the built solutions with the source's planted wrong answer to `dest` (a notebook path); returns `dest`."
+def plant_mistakes(build: dict, mistakes: list, dest) -> Path:
+    "Write the built solutions with `mistakes` (from `planted_mistakes`) planted to `dest` (a notebook path)."
     if not isinstance(build, dict) or not {'source', 'solution'} <= set(build):
         raise TypeError(f"build: expected the dict build_assignment returns, got {type(build).__name__}")
-    spec, dest = wrong_answer_spec(build['source']), _path(dest, 'dest')
+    if not isinstance(mistakes, list) or not all(isinstance(m, dict) and {'find', 'replace'} <= set(m) for m in mistakes):
+        raise TypeError(f"mistakes: expected a list of planted mistakes (planted_mistakes' dicts), got {mistakes!r}")
+    dest = _path(dest, 'dest')
     nb = json.loads(Path(build['solution']).read_text())
-    hits = [c for c in nb['cells'] if c['cell_type'] == 'code' and spec['find'] in _src_lines(c)]
-    if len(hits) != 1:
-        raise ValueError(f"the wrong answer's text occurs in {len(hits)} solution cells, expected 1: {spec['find']!r}")
-    hits[0]['source'] = _src_lines(hits[0]).replace(spec['find'], spec['replace'])
+    for m in mistakes:
+        hits = [c for c in nb['cells'] if c['cell_type'] == 'code' and m['find'] in _src_lines(c)]
+        if len(hits) != 1:
+            raise ValueError(f"mistakes: the text to replace occurs in {len(hits)} solution cells of "
+                             f"{build['solution'].name}, expected 1: {m['find']!r}")
+        hits[0]['source'] = _src_lines(hits[0]).replace(m['find'], m['replace'])
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
     return dest
@@ -492,6 +525,56 @@ def grade_many(submissions, autograder=None, out=None, jobs: int | None = None, 
         raise
     pool.shutdown()
     return [found[s] for s in subs]
+
+# %% ../nbs/api/90_assignments.ipynb #1515f642
+def assignment_scores(build: dict, jobs: int | None = None, timeout: float = 600.0, results=None) -> dict:
+    """Grade a built assignment's solutions, blank student notebook and every planted mistake: {'name', 'possible',
+    'solution', 'blank', 'mistakes'}, each mistake with the points its question `earned`, the `score` of a submission
+    with only that mistake, its `failures` and whether they `named` it. Planted notebooks go to `mistakes/` beside the
+    autograder; `results` (JSON lines, default a temporary file) makes a rerun resume."""
+    if not isinstance(build, dict) or not {'name', 'source', 'solution', 'student', 'autograder'} <= set(build):
+        raise TypeError(f"build: expected the dict build_assignment returns, got {type(build).__name__}")
+    rounds = mistake_rounds(planted_mistakes(build['source']))
+    folder = Path(build['autograder']).parent / 'mistakes'
+    planted = [plant_mistakes(build, r, folder / f'round{i + 1}' / Path(build['student']).name)
+               for i, r in enumerate(rounds)]
+    with tempfile.TemporaryDirectory() as scratch:
+        runs = grade_many([build['solution'], build['student'], *planted], autograder=build['autograder'], jobs=jobs,
+                          timeout=timeout, results=Path(scratch) / 'grades.jsonl' if results is None else results,
+                          progress=False)
+    for run in runs:
+        if run['status'] != 'graded':
+            raise RuntimeError(f"{build['name']}: {Path(run['submission']).name} could not be graded "
+                               f"({run['status']}): {run['error']}")
+    solution, blank = runs[:2]
+    if solution['score'] != solution['possible']:
+        raise RuntimeError(f"{build['name']}: the solutions score {solution['score']:g} of {solution['possible']:g}\n"
+                           + report(solution))
+    rows = []
+    for mistakes, run in zip(rounds, runs[2:]):
+        planted_in = {m['question'] for m in mistakes}
+        others = [q for q, res in run['questions'].items() if not res['passed'] and q not in planted_in]
+        if others:
+            raise RuntimeError(f"{build['name']}: mistakes planted in {sorted(planted_in)} also fail {others}; each "
+                               "question must be graded on its own\n" + report(run))
+        for m in mistakes:
+            res = run['questions'][m['question']]
+            rows.append({**m, 'earned': res['score'], 'question_points': res['possible'],
+                         'score': solution['score'] - res['possible'] + res['score'], 'failures': res['failures'],
+                         'named': any(m['says'].lower() in f.lower() for f in res['failures'])})
+    return {'name': build['name'], 'possible': solution['possible'], 'solution': solution['score'],
+            'blank': blank['score'], 'mistakes': rows}
+
+def format_scores(scores: dict) -> str:
+    "`assignment_scores` as text: the solutions' and the blank notebook's points, then one line per planted mistake."
+    lines = [f"{scores['name']}: solutions {scores['solution']:g} / {scores['possible']:g}, blank notebook "
+             f"{scores['blank']:g}"]
+    for m in scores['mistakes']:
+        flags = ('' if m['earned'] == m['keeps'] else f"  EXPECTED {m['keeps']:g} for {m['question']}") + \
+                ('' if m['named'] else f"  MESSAGE DOES NOT SAY {m['says']!r}")
+        lines.append(f"  {m['question']} {m['earned']:g}/{m['question_points']:g} -> {m['score']:g} / "
+                     f"{scores['possible']:g}  {m['why']}{flags}")
+    return '\n'.join(lines)
 
 # %% ../nbs/api/90_assignments.ipynb #d906032a
 def copy_lessons(dest, overwrite: bool = False) -> list:

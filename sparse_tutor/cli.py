@@ -168,7 +168,18 @@ def _assign(args):
     for lesson, build in builds.items():
         print(f"lesson {lesson}: hand out {build['student']}; grade with {build['autograder']}"
               + ('; the solutions got full marks' if build['checked'] else ''))
-    return 0
+    if not args.mistakes: return 0
+    from sparse_tutor.assignments import assignment_scores, format_scores
+    wrong = 0
+    for lesson, build in builds.items():
+        try: scores = assignment_scores(build, jobs=args.jobs)
+        except (ValueError, TypeError, RuntimeError) as e:
+            print(f"sparse-tutor assign: {e}", file=sys.stderr)
+            return 1
+        print(format_scores(scores))
+        wrong += sum(m['earned'] != m['keeps'] or not m['named'] for m in scores['mistakes'])
+    if wrong: print(f"sparse-tutor assign: {wrong} planted mistake(s) not graded as declared", file=sys.stderr)
+    return 1 if wrong else 0
 
 def _grade(args):
     import time
@@ -213,6 +224,10 @@ def _add_assignment_commands(sub):
                         help='folder of assignment sources (default: the ones shipped with the package)')
     assign.add_argument('--no-check', action='store_true',
                         help='skip grading the solutions against every test while building')
+    assign.add_argument('--mistakes', action='store_true',
+                        help="also grade the solutions, the blank notebook and every planted mistake, and print the "
+                             "points each gets (exit 1 when a mistake is not graded as its source declares)")
+    assign.add_argument('--jobs', type=int, default=None, help='grading processes for --mistakes (default: every core)')
     assign.set_defaults(fn=_assign)
     grade = sub.add_parser('grade', help='grade submitted notebooks locally (no Docker), in parallel, resumable; '
                                          'print each score')

@@ -5,7 +5,7 @@ For each assignment tested, the zip that `sparse-tutor assign` wrote is unpacked
 (`<root>/source/`, the submission in `<root>/submission/`, an empty `<root>/results/`); one fresh venv, outside the
 repository, is built from the zip's own requirements (its environment.yml's pip list, with the wheel it ships) and
 nothing else; the zip's own entry point (`source/run_otter.py`, which Gradescope's `run_autograder` runs once it has
-activated the environment) grades the solutions, the untouched student notebook and the planted wrong answer; and
+activated the environment) grades the solutions, the untouched student notebook and a planted mistake in every question; and
 `results/results.json` must give the same total and per-question scores as `grade_many` in this environment.
 
 What it cannot reproduce: Gradescope's Ubuntu image and its `setup.sh` (apt packages, Miniforge, `mamba env create`
@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from sparse_tutor.assignments import (GRADESCOPE_PYTHON, TORCH_CPU_INDEX, assignment_sources, build_assignments,
-                                      grade_many, pins, plant_wrong_answer, wrong_answer_spec)
+                                      grade_many, pins, plant_mistakes, planted_mistakes,
+                                      mistake_rounds)
 
 ROOT = Path(__file__).resolve().parent.parent
 _CHOSEN = os.environ.get('SPARSE_TUTOR_GRADESCOPE_LESSONS', '1 3')
@@ -74,7 +75,8 @@ def submissions(built, tmp_path_factory):
     for lesson, b in built.items():
         subs[lesson, 'solution'] = b['solution']
         subs[lesson, 'blank'] = b['student']
-        subs[lesson, 'wrong'] = plant_wrong_answer(b, tmp / str(lesson) / b['student'].name)
+        first = mistake_rounds(planted_mistakes(b['source']))[0]                # a planted mistake in every question
+        subs[lesson, 'wrong'] = plant_mistakes(b, first, tmp / str(lesson) / b['student'].name)
     return subs
 
 
@@ -156,8 +158,8 @@ def test_gradescope_run_scores_as_sparse_tutor_grade(built, submissions, local, 
     expected = {'solution': possible, 'blank': 0.0}.get(kind)
     if expected is not None: assert mine['score'] == expected, mine
     else:
-        bad = wrong_answer_spec(b['source'])['question']
-        assert [q for q, t in scored.items() if t['score'] < t['max_score']] == [bad], results
+        keeps = {m['question']: m['keeps'] for m in mistake_rounds(planted_mistakes(b['source']))[0]}
+        assert {q: t['score'] for q, t in scored.items()} == keeps, results   # each earns only what it gets right
     out = ROOT / 'test-artifacts' / 'gradescope.json'
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(FIGURES, indent=2) + '\n')
