@@ -72,21 +72,22 @@ def _src_lines(cell): return ''.join(cell['source']) if isinstance(cell['source'
 
 _HIDDEN_RE = re.compile(r'BEGIN\s+TEST\s+CONFIG.*?hidden:\s*true.*?END\s+TEST\s+CONFIG', re.S | re.I)
 
-def _source_questions(nb) -> list:
-    found, current, in_tests = [], None, False
+def _source_tests(nb) -> list:
+    "Each question of an assign-format source: (its config: name, points, ..., the text of each of its test cells)."
+    found, in_tests = [], False
     for cell in nb['cells']:
         text, kind = _src_lines(cell).strip(), cell['cell_type']
         if kind == 'raw' and re.match(r'#\s+begin\s+question', text, re.I):
             import yaml
-            cfg = yaml.safe_load(text.split('\n', 1)[1]) if '\n' in text else {}
-            current = {'question': cfg['name'], 'points': float(cfg.get('points', 1)), 'tests': 0, 'hidden': 0}
-            found.append(current)
+            found.append((yaml.safe_load(text.split('\n', 1)[1]) if '\n' in text else {}, []))
         elif kind == 'raw' and re.match(r'#\s+(begin|end)\s+tests', text, re.I):
             in_tests = text.lower().split()[1] == 'begin'
-        elif in_tests and kind == 'code' and current is not None:
-            current['tests'] += 1
-            current['hidden'] += bool(_HIDDEN_RE.search(text))
+        elif in_tests and kind == 'code' and found: found[-1][1].append(text)
     return found
+
+def _source_questions(nb) -> list:
+    return [{'question': cfg['name'], 'points': float(cfg.get('points', 1)), 'tests': len(tests),
+             'hidden': sum(bool(_HIDDEN_RE.search(t)) for t in tests)} for cfg, tests in _source_tests(nb)]
 
 def _natural(name: str) -> list: return [int(x) if x.isdigit() else x for x in re.split(r'(\d+)', name)]
 

@@ -11,7 +11,7 @@ import pytest
 
 from sparse_tutor.assignments import (assignment_sources, build_assignments, grade, planted_mistakes, mistake_rounds,
                                       plant_mistakes, assignment_scores, format_scores, questions, find_autograder,
-                                      report)
+                                      report, _source_tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = assignment_sources()
@@ -22,37 +22,29 @@ ARTIFACT = ROOT / 'test-artifacts' / 'assignment_scores.json'
 def built(tmp_path_factory):
     return build_assignments(out=tmp_path_factory.mktemp('dist'))
 
-_SCORES = {}
-
 @pytest.fixture(scope='module')
 def scores(built):
     "lesson -> assignment_scores: the solutions, the blank notebook and every planted mistake, graded once."
+    graded = {}
     def get(lesson):
-        if lesson not in _SCORES:
-            _SCORES[lesson] = assignment_scores(built[lesson])
+        if lesson not in graded:
+            graded[lesson] = assignment_scores(built[lesson])
             ARTIFACT.parent.mkdir(exist_ok=True)
             old = json.loads(ARTIFACT.read_text()) if ARTIFACT.is_file() else {}
-            old[str(lesson)] = {k: v for k, v in _SCORES[lesson].items() if k != 'mistakes'} | {
+            old[str(lesson)] = {k: v for k, v in graded[lesson].items() if k != 'mistakes'} | {
                 'mistakes': [{k: m[k] for k in ('question', 'why', 'keeps', 'earned', 'question_points', 'score',
-                                                'named')} for m in _SCORES[lesson]['mistakes']]}
+                                                'named')} for m in graded[lesson]['mistakes']]}
             ARTIFACT.write_text(json.dumps(old, indent=1) + '\n')
-        return _SCORES[lesson]
+        return graded[lesson]
     return get
-
-def _cells(source) -> list:
-    return [(c['cell_type'], ''.join(c['source'])) for c in json.loads(Path(source).read_text())['cells']]
 
 def _tests(source) -> list:
     "(question, test function name, config text) of every test cell of an assignment source."
-    found, question, in_tests = [], None, False
-    for kind, text in _cells(source):
-        if kind == 'raw' and re.match(r'#\s+begin\s+question', text, re.I):
-            question = re.search(r'name:\s*(\S+)', text).group(1)
-        elif kind == 'raw' and re.match(r'#\s+(begin|end)\s+tests', text, re.I):
-            in_tests = text.split()[1].lower() == 'begin'
-        elif in_tests and kind == 'code':
+    found = []
+    for cfg, texts in _source_tests(json.loads(Path(source).read_text())):
+        for text in texts:
             config = re.search(r'BEGIN TEST CONFIG(.*?)END TEST CONFIG', text, re.S)
-            found.append((question, re.search(r'^def (\w+)', text, re.M).group(1), config.group(1) if config else ''))
+            found.append((cfg['name'], re.search(r'^def (\w+)', text, re.M).group(1), config.group(1) if config else ''))
     return found
 
 def test_every_lesson_has_an_assignment():
